@@ -1,0 +1,40 @@
+"""Private batched optimisation engine (torch only, no sklearn imports).
+
+Every gradient generator of skcf declares *terms*, a *solver*, *constraints* and
+an optional *search* and hands them to :func:`solve`. Nothing else in the package
+owns an optimisation loop.
+"""
+
+from ._constraints import Constraints
+from ._result import SearchResult
+from ._search import CSearch, RadiusSearch
+from ._solve import is_valid, solve
+from ._solvers import Adam, FISTA, ProjectedGradient, SGD, Solver
+from ._terms import (
+    CrossEntropyLoss,
+    HingeLoss,
+    L1Distance,
+    L2Distance,
+    Term,
+    TermContext,
+)
+
+__all__ = [
+    "Adam",
+    "CSearch",
+    "Constraints",
+    "CrossEntropyLoss",
+    "FISTA",
+    "HingeLoss",
+    "L1Distance",
+    "L2Distance",
+    "ProjectedGradient",
+    "RadiusSearch",
+    "SGD",
+    "SearchResult",
+    "Solver",
+    "Term",
+    "TermContext",
+    "is_valid",
+    "solve",
+]

@@ -1,0 +1,317 @@
+"""The one optimisation loop of skcf."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import Tensor
+
+from ._constraints import Constraints
+from ._result import SearchResult
+from ._search import CSearch, RadiusSearch
+from ._solvers import Solver, StepContext
+from ._terms import L1Distance, Term, TermContext, _gather, _max_other
+
+Model = Callable[[Tensor], Tensor]
+
+
+def is_valid(
+    logits: Tensor,
+    target: Tensor,
+    untargeted: Tensor,
+    y0: Tensor,
+    *,
+    tau: float = 0.0,
+    margin: float = 0.0,
+) -> Tensor:
+    """Validity rule per row.
+
+    Targeted rows need ``argmax = t``, a logit margin ``z_t - max_{j≠t} z_j``
+    of at least ``margin`` and ``p_t >= tau`` (seed 002 B.1.2). Untargeted rows
+    need the best other class to beat ``y0`` by the same rules.
+    """
+    p = torch.softmax(logits, dim=1)
+    other = logits.scatter(1, y0.view(-1, 1), float("-inf")).argmax(dim=1)
+    cls = torch.where(untargeted, other, target)
+    z_c = _gather(logits, cls)
+    gap = z_c - _max_other(logits, cls)
+    return (gap > 0) & (gap >= margin) & (_gather(p, cls) >= tau)
+
+
+def _default_cost(terms: Sequence[Term]):
+    dist = [t for t in terms if not t.is_prediction]
+
+    def cost(ctx: TermContext) -> Tensor:
+        if not dist:
+            return (ctx.x - ctx.x0).norm(dim=1)
+        return sum(t(ctx) for t in dist)
+
+    return cost
+
+
+class _Problem:
+    """One chunk of rows and everything fixed during its search."""
+
+    def __init__(self, model, x0, target, untargeted, y0, terms, solver, cons,
+                 max_iter, early_stop, tau, margin, patience, cost_fn, extra):
+        self.model = model
+        self.x0 = x0
+        self.target = target
+        self.untargeted = untargeted
+        self.y0 = y0
+        self.solver = solver
+        self.cons = cons
+        self.max_iter = max_iter
+        self.early_stop = early_stop
+        self.tau = tau
+        self.margin = margin
+        self.patience = patience
+        self.extra = extra
+        self.lo, self.hi = cons.row_bounds(x0)
+        self.grad_mask = cons.grad_mask()
+        self.snapping = cons.needs_snapping
+        # The ℓ1 term goes to the prox in proximal solvers, to autograd elsewhere.
+        self.prox_terms = [t for t in terms if isinstance(t, L1Distance)] if (
+            solver.uses_prox) else []
+        self.grad_terms = [t for t in terms if t not in self.prox_terms]
+        self.pred_terms = [t for t in self.grad_terms if t.is_prediction]
+        self.other_terms = [t for t in self.grad_terms if not t.is_prediction]
+        self.all_terms = list(terms)
+        self.cost_fn = cost_fn or _default_cost(terms)
+        d = x0.shape[1]
+        self.l1_threshold = (
+            sum(t.prox_threshold(d, x0) for t in self.prox_terms)
+            if self.prox_terms else None
+        )
+        n = x0.shape[0]
+        self.best_x = x0.clone()
+        self.best_cost = torch.full((n,), float("inf"), dtype=x0.dtype, device=x0.device)
+        self.found = torch.zeros(n, dtype=torch.bool, device=x0.device)
+        self.n_iter = torch.zeros(n, dtype=torch.long, device=x0.device)
+
+    def ctx(self, rows: Tensor, x: Tensor, logits: Tensor) -> TermContext:
+        extra = {k: v[rows] if isinstance(v, Tensor) and v.dim() > 0
+                 and v.shape[0] == self.x0.shape[0] else v
+                 for k, v in self.extra.items()}
+        return TermContext(x, self.x0[rows], logits, self.target[rows],
+                           self.untargeted[rows], self.y0[rows], extra)
+
+    def loss_and_grad(self, rows: Tensor, q: Tensor, c: Tensor):
+        with torch.enable_grad():
+            q = q.detach().requires_grad_(True)
+            logits = self.model(q)
+            ctx = self.ctx(rows, q, logits)
+            loss = torch.zeros(q.shape[0], dtype=q.dtype, device=q.device)
+            for t in self.pred_terms:
+                loss = loss + c * t(ctx)
+            for t in self.other_terms:
+                loss = loss + t(ctx)
+            (grad,) = torch.autograd.grad(loss.sum(), q)
+        grad = torch.nan_to_num(grad, nan=0.0, posinf=0.0, neginf=0.0)
+        return loss.detach(), logits.detach(), grad
+
+    @torch.no_grad()
+    def consider(self, rows: Tensor, cand: Tensor, logits: Tensor | None) -> Tensor:
+        """Record valid candidates that beat the best so far; return validity."""
+        if self.snapping:
+            cand = self.cons.snap(cand, self.lo[rows], self.hi[rows])
+            logits = None
+        if logits is None:
+            logits = self.model(cand)
+        ok = is_valid(logits, self.target[rows], self.untargeted[rows], self.y0[rows],
+                      tau=self.tau, margin=self.margin)
+        cost = self.cost_fn(self.ctx(rows, cand, logits))
+        better = ok & (cost < self.best_cost[rows])
+        if bool(better.any()):
+            idx = rows[better]
+            self.best_x[idx] = cand[better]
+            self.best_cost[idx] = cost[better]
+            self.found[idx] = True
+        return ok
+
+    def run(self, rows: Tensor, c: Tensor, radius: Tensor | None, start: Tensor) -> Tensor:
+        """Run the solver from ``start`` on ``rows``; return per-row success."""
+        solver = self.solver
+        state = solver.init(start)
+        success = torch.zeros(rows.shape[0], dtype=torch.bool, device=start.device)
+        active = torch.arange(rows.shape[0], device=start.device)
+        best_loss = torch.full_like(c, float("inf"))
+        stall = torch.zeros_like(active)
+        for it in range(self.max_iter):
+            full = active.shape[0] == rows.shape[0]
+            sub = state if full else {k: v[active] for k, v in state.items()}
+            r = rows[active]
+            loss, logits, grad = self.loss_and_grad(r, solver.query(sub), c[active])
+            cand = solver.candidate(sub)
+            same = cand is solver.query(sub)
+            ok = self.consider(r, cand, logits if same else None)
+            success[active] |= ok
+            self.n_iter[r] += 1
+            done = ok if self.early_stop else torch.zeros_like(ok)
+            if self.patience:
+                improved = loss < best_loss[active] - 1e-6 * best_loss[active].abs()
+                best_loss[active] = torch.where(improved, loss, best_loss[active])
+                stall[active] = torch.where(improved, 0, stall[active] + 1)
+                done = done | (stall[active] >= self.patience)
+            sctx = StepContext(
+                self.x0[r], self.lo[r], self.hi[r], self.grad_mask, it, self.max_iter,
+                self.l1_threshold, None if radius is None else radius[active])
+            solver.step(sub, grad, sctx)
+            for k, v in sub.items():  # never let a non-finite value through
+                if v.shape == sctx.x0.shape:
+                    sub[k] = torch.where(torch.isfinite(v), v, sctx.x0)
+            if not full:
+                for k, v in sub.items():
+                    state[k][active] = v
+            active = active[~done]
+            if active.shape[0] == 0:
+                break
+        else:  # the last step's iterate has not been looked at yet
+            if active.shape[0]:
+                sub = {k: v[active] for k, v in state.items()}
+                success[active] |= self.consider(rows[active], solver.candidate(sub), None)
+        return success
+
+
+def solve(
+    model: Model,
+    x0: Tensor,
+    target: Tensor,
+    *,
+    terms: Sequence[Term],
+    solver: Solver,
+    constraints: Constraints | None = None,
+    max_iter: int = 100,
+    search: CSearch | RadiusSearch | None = None,
+    untargeted: Tensor | None = None,
+    y0: Tensor | None = None,
+    early_stop: bool = True,
+    tau: float = 0.0,
+    margin: float = 0.0,
+    patience: int | None = None,
+    cost_fn: Callable[[TermContext], Tensor] | None = None,
+    extra: dict | None = None,
+    batch_size: int | None = 1024,
+    seed: int | None = None,
+    progress: Callable | None = None,
+) -> SearchResult:
+    """Minimise ``c·prediction terms + other terms`` per row under constraints.
+
+    Parameters
+    ----------
+    model : callable
+        Maps a float tensor ``(n, d)`` to logits ``(n, k)``; must be differentiable.
+    x0 : Tensor of shape (n, d)
+        Factual rows, on the device the model lives on.
+    target : Tensor of shape (n,)
+        Target class index per row.
+    terms : sequence of Term
+    solver : Solver
+    constraints : Constraints, optional
+    max_iter : int
+        Solver iterations per search round.
+    search : CSearch or RadiusSearch, optional
+        Without it the prediction weight is 1 and the solver runs once.
+    untargeted : Tensor of shape (n,), bool, optional
+        Rows that only need to leave their class ``y0``.
+    y0 : Tensor of shape (n,), optional
+        Original class per row (defaults to the model's prediction).
+    early_stop : bool
+        Freeze a row as soon as its iterate is valid (convergence of seed 002
+        B.1.2). Otherwise rows run for ``max_iter`` (or until ``patience``) and
+        the cheapest valid iterate wins (EAD).
+    tau : float
+        Required target probability.
+    margin : float
+        Required logit margin (EAD's confidence κ).
+    patience : int, optional
+        Freeze a row whose loss has not improved for this many iterations.
+    cost_fn : callable, optional
+        Ranks valid candidates (default: the sum of the non-prediction terms,
+        or the ℓ2 distance if there are none).
+    extra : dict, optional
+        Per-row tensors (first dimension ``n``) or constants given to the terms.
+    batch_size : int or None
+        Rows per chunk.
+    seed : int, optional
+        Seeds the local generator used for random starts.
+    progress : callable, optional
+        Wraps the iterable of chunks (e.g. ``tqdm``).
+
+    Returns
+    -------
+    SearchResult
+    """
+    if x0.dim() != 2:
+        raise ValueError(f"x0 must be 2-D, got shape {tuple(x0.shape)}")
+    n, d = x0.shape
+    device, dtype = x0.device, x0.dtype
+    cons = (constraints or Constraints.unconstrained(d)).to(device, dtype)
+    target = target.to(device=device, dtype=torch.long)
+    untargeted = (torch.zeros(n, dtype=torch.bool, device=device) if untargeted is None
+                  else untargeted.to(device=device, dtype=torch.bool))
+    if y0 is None:
+        with torch.no_grad():
+            y0 = torch.cat([model(x0[i:i + 4096]).argmax(1) for i in range(0, n, 4096)])
+    y0 = y0.to(device=device, dtype=torch.long)
+    if solver.needs_radius and not isinstance(search, RadiusSearch):
+        raise ValueError(f"{solver!r} needs a RadiusSearch, got {search!r}")
+    noise = None
+    if isinstance(search, RadiusSearch) and search.random_start:
+        gen = torch.Generator(device=device)
+        gen.manual_seed(0 if seed is None else int(seed))
+        noise = torch.rand(n, d, generator=gen, device=device, dtype=dtype) * 2 - 1
+    extra = extra or {}
+    step = n if not batch_size else int(batch_size)
+    chunks = range(0, n, max(step, 1))
+    if progress is not None:
+        chunks = progress(chunks)
+    parts = []
+    for s in chunks:
+        sl = slice(s, min(s + step, n))
+        ex = {k: v[sl] if isinstance(v, Tensor) and v.dim() > 0 and v.shape[0] == n
+              else v for k, v in extra.items()}
+        prob = _Problem(model, x0[sl], target[sl], untargeted[sl], y0[sl], terms,
+                        solver, cons, max_iter, early_stop, tau, margin, patience,
+                        cost_fn, ex)
+        parts.append(_run_search(prob, search, None if noise is None else noise[sl]))
+    return SearchResult.concat(parts)
+
+
+def _run_search(prob: _Problem, search, noise: Tensor | None) -> SearchResult:
+    x0 = prob.x0
+    m = x0.shape[0]
+    rows = torch.arange(m, device=x0.device)
+    ones = torch.ones(m, dtype=x0.dtype, device=x0.device)
+    if isinstance(search, CSearch):
+        st = search.init(m, x0)
+        for _ in range(search.n_steps):
+            success = prob.run(rows, st["c"], None, x0)
+            search.update(st, success)
+        weight = torch.where(torch.isfinite(st["hi"]), st["hi"], st["c"])
+    elif isinstance(search, RadiusSearch):
+        weight = torch.full((m,), float("inf"), dtype=x0.dtype, device=x0.device)
+        for k in range(search.n_radii):
+            todo = rows[~prob.found]
+            if todo.shape[0] == 0:
+                break
+            radius = search.radius(k, todo.shape[0], x0)
+            start = x0[todo]
+            if noise is not None:
+                scale = radius.view(-1, 1)
+                if getattr(prob.solver, "norm", "linf") == "l2":
+                    scale = scale / (x0.shape[1] ** 0.5)
+                start = prob.cons.project(start + noise[todo] * scale,
+                                          prob.lo[todo], prob.hi[todo])
+            success = prob.run(todo, ones[todo], radius, start)
+            weight[todo[success]] = radius[success]
+    else:
+        prob.run(rows, ones, None, x0)
+        weight = ones
+    with torch.no_grad():
+        logits = prob.model(prob.best_x)
+        ctx = prob.ctx(rows, prob.best_x, logits)
+        losses = {f"{i}:{type(t).__name__}": t(ctx) for i, t in enumerate(prob.all_terms)}
+    return SearchResult(prob.best_x, prob.found, prob.n_iter, prob.best_cost, weight,
+                        losses)

@@ -1,0 +1,171 @@
+"""Per-row loss terms.
+
+A term maps a :class:`TermContext` to a tensor of shape ``(n,)``: one loss value
+per row. Losses are summed over rows by the engine, never averaged, so rows stay
+decoupled (the gradient of row ``i`` depends on row ``i`` only).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+
+@dataclass
+class TermContext:
+    """What a term may look at for the rows being optimised.
+
+    Attributes
+    ----------
+    x : Tensor of shape (n, d)
+        Current point.
+    x0 : Tensor of shape (n, d)
+        Factual rows.
+    logits : Tensor of shape (n, k)
+        Model logits at ``x``.
+    target : Tensor of shape (n,)
+        Target class index per row (ignored where ``untargeted``).
+    untargeted : Tensor of shape (n,), bool
+        Rows that only need to leave their original class ``y0``.
+    y0 : Tensor of shape (n,)
+        Original predicted class per row.
+    extra : dict
+        Free slot for method-specific tensors (densities, prototypes, ...).
+    """
+
+    x: Tensor
+    x0: Tensor
+    logits: Tensor
+    target: Tensor
+    untargeted: Tensor
+    y0: Tensor
+    extra: dict = field(default_factory=dict)
+
+
+class Term:
+    """Base class of a weighted per-row loss term.
+
+    Parameters
+    ----------
+    weight : float
+        Scalar multiplier of the term.
+
+    Attributes
+    ----------
+    is_prediction : bool
+        Prediction terms are also multiplied by the per-row weight ``c`` that the
+        binary search (:class:`~skcf._engine.CSearch`) tunes.
+    smooth : bool
+        Non-smooth terms (``L1Distance``) are handled by a proximal operator in
+        solvers that support one, and by sub-gradients elsewhere.
+    """
+
+    is_prediction: bool = False
+    smooth: bool = True
+
+    def __init__(self, weight: float = 1.0) -> None:
+        self.weight = float(weight)
+
+    def value(self, ctx: TermContext) -> Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def __call__(self, ctx: TermContext) -> Tensor:
+        return self.weight * self.value(ctx)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(weight={self.weight})"
+
+
+def _gather(logits: Tensor, index: Tensor) -> Tensor:
+    return logits.gather(1, index.view(-1, 1)).squeeze(1)
+
+
+def _max_other(logits: Tensor, index: Tensor) -> Tensor:
+    masked = logits.scatter(1, index.view(-1, 1), float("-inf"))
+    return masked.max(dim=1).values
+
+
+class HingeLoss(Term):
+    """Carlini–Wagner / EAD margin loss with confidence ``kappa``.
+
+    Targeted rows: ``max(max_{j != t} z_j - z_t, -kappa)``.
+    Untargeted rows: ``max(z_{y0} - max_{j != y0} z_j, -kappa)``.
+    """
+
+    is_prediction = True
+
+    def __init__(self, weight: float = 1.0, confidence: float = 0.0) -> None:
+        super().__init__(weight)
+        self.confidence = float(confidence)
+
+    def value(self, ctx: TermContext) -> Tensor:
+        z = ctx.logits
+        targeted = _max_other(z, ctx.target) - _gather(z, ctx.target)
+        untargeted = _gather(z, ctx.y0) - _max_other(z, ctx.y0)
+        margin = torch.where(ctx.untargeted, untargeted, targeted)
+        return torch.clamp(margin, min=-self.confidence)
+
+
+class CrossEntropyLoss(Term):
+    """Cross-entropy towards the target class.
+
+    Targeted rows: ``-log p_t``. Untargeted rows: ``-log(1 - p_{y0})``.
+    """
+
+    is_prediction = True
+
+    def value(self, ctx: TermContext) -> Tensor:
+        z = ctx.logits
+        log_p = torch.log_softmax(z, dim=1)
+        targeted = -_gather(log_p, ctx.target)
+        others = z.scatter(1, ctx.y0.view(-1, 1), float("-inf"))
+        untargeted = -(torch.logsumexp(others, dim=1) - torch.logsumexp(z, dim=1))
+        return torch.where(ctx.untargeted, untargeted, targeted)
+
+
+class _Distance(Term):
+    def __init__(self, weight: float = 1.0, feature_weights: Tensor | None = None):
+        super().__init__(weight)
+        self.feature_weights = feature_weights
+
+    def _delta(self, ctx: TermContext) -> Tensor:
+        delta = ctx.x - ctx.x0
+        if self.feature_weights is not None:
+            delta = delta * self.feature_weights
+        return delta
+
+
+class L1Distance(_Distance):
+    """Weighted ℓ1 distance ``sum_j w_j |x_j - x0_j|`` (non-smooth: has a prox)."""
+
+    smooth = False
+
+    def value(self, ctx: TermContext) -> Tensor:
+        return self._delta(ctx).abs().sum(dim=1)
+
+    def prox_threshold(self, d: int, like: Tensor) -> Tensor:
+        """Per-feature soft-threshold for a unit step: ``weight * w_j``."""
+        w = self.feature_weights
+        if w is None:
+            w = torch.ones(d, dtype=like.dtype, device=like.device)
+        return self.weight * w
+
+
+class L2Distance(_Distance):
+    """Weighted squared ℓ2 distance ``sum_j (w_j (x_j - x0_j))^2``.
+
+    With ``squared=False`` the (non-squared) norm is used; its gradient at
+    ``x == x0`` is taken as zero.
+    """
+
+    def __init__(self, weight=1.0, feature_weights=None, squared: bool = True):
+        super().__init__(weight, feature_weights)
+        self.squared = squared
+
+    def value(self, ctx: TermContext) -> Tensor:
+        sq = self._delta(ctx).pow(2).sum(dim=1)
+        if self.squared:
+            return sq
+        return torch.sqrt(sq + 1e-12) - 1e-6

@@ -1,0 +1,565 @@
+"""Base classes: :class:`BaseGenerator` and :class:`CounterfactualSet`.
+
+The public ``fit`` / ``transform`` / ``explain`` / ``score`` are written once,
+here. Generators fill private hooks: ``_fit`` (learn what the method needs) and
+``_engine_config`` (which terms, solver, search and stopping rule).
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, clone
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from ._engine import Constraints, is_valid, solve
+from .exceptions import ConstraintError, CounterfactualWarning
+from .models import as_differentiable, as_model
+from .models._adapters import _is_fitted, _is_skorch
+from .utils._sklearn_compat import Interval, StrOptions, _fit_context, validate_data
+
+__all__ = ["BaseGenerator", "CounterfactualSet", "is_generator"]
+
+
+def is_generator(estimator) -> bool:
+    """Whether ``estimator`` is an skcf counterfactual generator.
+
+    Examples
+    --------
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from skcf.base import is_generator
+    >>> is_generator(StandardScaler())
+    False
+    """
+    return isinstance(estimator, BaseGenerator)
+
+
+class CounterfactualSet:
+    """Counterfactuals with everything needed to judge them, as returned by ``explain``.
+
+    Attributes
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Factual rows.
+    X_cf : ndarray of shape (n_samples, n_features)
+        Counterfactuals; the factual row where none was found (see ``valid``).
+    y_pred : ndarray of shape (n_samples,)
+        Model prediction (class label) for ``X``.
+    y_cf_pred : ndarray of shape (n_samples,)
+        Model prediction for ``X_cf``.
+    target : ndarray of shape (n_samples,), dtype=object
+        Requested class per row (``"other"`` for untargeted rows).
+    valid : ndarray of shape (n_samples,), dtype=bool
+        The counterfactual reaches the target and breaks no constraint.
+    violations : ndarray of shape (n_samples,)
+        Number of violated constraints of the returned row.
+    n_iter : ndarray of shape (n_samples,)
+        Solver iterations spent on each row.
+    feature_names : ndarray of str
+    elapsed : float
+        Wall time of the call in seconds.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcf.base import CounterfactualSet
+    >>> cs = CounterfactualSet(X=np.zeros((2, 2)), X_cf=np.array([[0., 1.], [0., 0.]]),
+    ...     y_pred=np.array([0, 0]), y_cf_pred=np.array([1, 0]),
+    ...     target=np.array([1, 1], dtype=object), valid=np.array([True, False]),
+    ...     violations=np.zeros(2, int), n_iter=np.array([3, 10]),
+    ...     feature_names=np.array(["a", "b"]), elapsed=0.1)
+    >>> cs.validity, cs.l1.tolist()
+    (0.5, [1.0, 0.0])
+    """
+
+    def __init__(self, *, X, X_cf, y_pred, y_cf_pred, target, valid, violations, n_iter,
+                 feature_names, elapsed):
+        self.X = X
+        self.X_cf = X_cf
+        self.y_pred = y_pred
+        self.y_cf_pred = y_cf_pred
+        self.target = target
+        self.valid = valid
+        self.violations = violations
+        self.n_iter = n_iter
+        self.feature_names = feature_names
+        self.elapsed = elapsed
+
+    def __len__(self) -> int:
+        return len(self.X)
+
+    @property
+    def delta(self) -> np.ndarray:
+        """``X_cf - X``."""
+        return np.asarray(self.X_cf, dtype=np.float64) - np.asarray(self.X, dtype=np.float64)
+
+    @property
+    def l0(self) -> np.ndarray:
+        """Number of changed features per row."""
+        return (np.abs(self.delta) > 0).sum(axis=1)
+
+    @property
+    def l1(self) -> np.ndarray:
+        """ℓ1 distance per row."""
+        return np.abs(self.delta).sum(axis=1)
+
+    @property
+    def l2(self) -> np.ndarray:
+        """ℓ2 distance per row."""
+        return np.sqrt((self.delta**2).sum(axis=1))
+
+    @property
+    def linf(self) -> np.ndarray:
+        """ℓ∞ distance per row."""
+        return np.abs(self.delta).max(axis=1, initial=0.0)
+
+    @property
+    def validity(self) -> float:
+        """Fraction of rows with a valid counterfactual."""
+        return float(np.mean(self.valid)) if len(self) else 0.0
+
+    def to_frame(self, kind="counterfactual"):
+        """Per-row table (needs pandas).
+
+        Parameters
+        ----------
+        kind : {"counterfactual", "delta"}, default="counterfactual"
+            Feature columns hold the counterfactual values or the changes.
+
+        Returns
+        -------
+        frame : pandas.DataFrame
+            Feature columns then ``y_pred``, ``y_cf_pred``, ``target``, ``valid``,
+            ``violations``, ``n_iter``, ``l0``, ``l1``, ``l2``.
+        """
+        from .utils._optional import import_optional
+
+        pd = import_optional("pandas")
+        if kind not in ("counterfactual", "delta"):
+            raise ValueError(f"kind must be 'counterfactual' or 'delta', got {kind!r}")
+        values = self.X_cf if kind == "counterfactual" else self.delta
+        frame = pd.DataFrame(np.asarray(values), columns=list(self.feature_names))
+        for name in ("y_pred", "y_cf_pred", "target", "valid", "violations", "n_iter",
+                     "l0", "l1", "l2"):
+            frame[name] = getattr(self, name)
+        return frame
+
+    def __repr__(self) -> str:
+        return (f"CounterfactualSet(n={len(self)}, validity={self.validity:.3f}, "
+                f"mean_l1={float(np.mean(self.l1)) if len(self) else 0:.3f})")
+
+
+class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Base class of counterfactual generators (not for direct use).
+
+    Subclasses set their own ``__init__`` (storing parameters only) and implement
+    ``_engine_config(scale)``; they may implement ``_fit(X, y)``.
+    """
+
+    #: gradient generators need a differentiable model
+    _requires_gradients = True
+
+    _parameter_constraints: dict = {
+        "estimator": "no_validation",
+        "target": "no_validation",
+        "immutable": ["array-like", None],
+        "increase_only": ["array-like", None],
+        "decrease_only": ["array-like", None],
+        "bounds": [StrOptions({"infer"}), dict, None],
+        "categorical": [list, tuple, None],
+        "integer": ["array-like", None],
+        "tau": [Interval(Real, 0, 1, closed="both")],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
+        "device": [str, None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    # ------------------------------------------------------------------ fit
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y=None):
+        """Learn bounds, feature scales and what the method needs.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data (the domain the counterfactuals should live in).
+        y : array-like of shape (n_samples,), default=None
+            Labels; only needed when ``estimator`` is not fitted yet.
+
+        Returns
+        -------
+        self : object
+            Fitted generator.
+        """
+        X, y = self._validate_fit_data(X, y)
+        self.estimator_ = self._fit_estimator(X, y)
+        self.model_ = self._adapt_model(self.estimator_)
+        proba = self.model_.predict_proba(X[:1])
+        n_out = proba.shape[1]
+        classes = getattr(self.model_, "classes", None)
+        self.classes_ = np.arange(n_out) if classes is None else np.asarray(classes)
+        if len(self.classes_) != n_out:
+            raise ValueError(
+                f"The model has {n_out} outputs but {len(self.classes_)} classes "
+                f"{self.classes_!r}; check the estimator's classes_.")
+        self._check_target_param()
+        self.scale_ = _robust_scale(X)
+        self.constraints_ = self._build_constraints(X)
+        self._fit(X, y)
+        return self
+
+    def _validate_fit_data(self, X, y):
+        if y is None:
+            X = validate_data(self, X, reset=True, dtype=[np.float64, np.float32])
+        else:
+            X, y = validate_data(self, X, y, reset=True, dtype=[np.float64, np.float32])
+        if X.shape[0] < 1:
+            raise ValueError("fit needs at least one sample")
+        return X, y
+
+    def _fit_estimator(self, X, y):
+        est = self.estimator
+        if _is_fitted(est) or hasattr(est, "logits"):
+            return est
+        if y is None:
+            raise ValueError(
+                f"The estimator {type(est).__name__} is not fitted, so "
+                f"{type(self).__name__} requires y to be passed, but the target y is None; "
+                "pass a fitted model or "
+                "call fit(X, y).")
+        est = clone(est)
+        if _is_skorch(est):
+            labels = LabelEncoder().fit(y)
+            est.fit(X.astype(np.float32), labels.transform(y).astype(np.int64))
+            if hasattr(est, "classes"):
+                est.classes = labels.classes_
+            est.classes_override_ = labels.classes_
+        else:
+            est.fit(X, y)
+        return est
+
+    def _adapt_model(self, estimator):
+        if self._requires_gradients:
+            model = as_differentiable(estimator, device=self.device)
+        else:
+            model = as_model(estimator, device=self.device)
+        override = getattr(estimator, "classes_override_", None)
+        if override is not None:
+            model.classes = np.asarray(override)
+        return model
+
+    def _fit(self, X, y):
+        """Hook: learn method-specific state (attributes ending in ``_``)."""
+
+    def _check_target_param(self):
+        t = self.target
+        if isinstance(t, str) and t in ("opposite", "other"):
+            if t == "opposite" and len(self.classes_) != 2:
+                raise ValueError(
+                    f"target='opposite' needs a binary model, but the model has "
+                    f"{len(self.classes_)} classes {self.classes_.tolist()}; pass a "
+                    "class label or target='other'.")
+            return
+        self._label_to_index(np.asarray([t], dtype=object), "target")
+
+    def _label_to_index(self, labels, name):
+        classes = list(self.classes_)
+        idx = np.empty(len(labels), dtype=np.int64)
+        for i, lab in enumerate(labels):  # labels are few and small; not a hot path
+            matches = [j for j, c in enumerate(classes) if c == lab]
+            if not matches:
+                raise ValueError(
+                    f"Unknown {name} {lab!r} for {type(self).__name__}: the model's "
+                    f"classes are {self.classes_.tolist()}; use one of them, "
+                    "'opposite' (binary) or 'other'.")
+            idx[i] = matches[0]
+        return idx
+
+    # -------------------------------------------------------- constraints
+    def _feature_indices(self, spec, name):
+        if spec is None:
+            return np.array([], dtype=np.int64)
+        if isinstance(spec, (str, Integral)):
+            spec = [spec]
+        n = self.n_features_in_
+        names = list(getattr(self, "feature_names_in_", []))
+        out = []
+        for f in spec:
+            if isinstance(f, (Integral, np.integer)) and not isinstance(f, bool):
+                if not -n <= int(f) < n:
+                    raise ConstraintError(
+                        f"{name} refers to feature index {int(f)}, but X has {n} "
+                        "features.")
+                out.append(int(f) % n)
+            elif isinstance(f, str):
+                if f not in names:
+                    hint = ("X has no column names; pass a DataFrame or use indices"
+                            if not names else f"known names: {names[:10]}...")
+                    raise ConstraintError(f"{name} refers to unknown feature {f!r} ({hint}).")
+                out.append(names.index(f))
+            else:
+                raise ConstraintError(
+                    f"{name} must hold feature indices or column names, got {f!r}.")
+        return np.unique(np.asarray(out, dtype=np.int64))
+
+    def _build_constraints(self, X):
+        d = self.n_features_in_
+        immutable = self._feature_indices(self.immutable, "immutable")
+        inc = self._feature_indices(self.increase_only, "increase_only")
+        dec = self._feature_indices(self.decrease_only, "decrease_only")
+        both = np.intersect1d(inc, dec)
+        if both.size:
+            raise ConstraintError(
+                f"Features {both.tolist()} are in both increase_only and decrease_only; "
+                "list them in immutable instead.")
+        groups = []
+        seen = set()
+        for g in self.categorical or []:
+            idx = self._feature_indices(g, "categorical")
+            if idx.size < 2:
+                raise ConstraintError(
+                    f"A categorical group needs at least 2 one-hot columns, got {g!r}.")
+            if seen & set(idx.tolist()):
+                raise ConstraintError(f"Categorical groups overlap on {sorted(seen & set(idx))}.")
+            seen |= set(idx.tolist())
+            block = X[:, idx]
+            if not (np.isin(block, (0, 1)).all() and np.allclose(block.sum(axis=1), 1)):
+                raise ConstraintError(
+                    f"Categorical group {g!r} is not one-hot in X (each row needs "
+                    "exactly one 1 and zeros elsewhere).")
+            groups.append(idx)
+        integer = self._feature_indices(self.integer, "integer")
+        lower, upper = self._bounds(X)
+        for idx in groups:
+            lower[idx] = np.maximum(lower[idx], 0.0)
+            upper[idx] = np.minimum(upper[idx], 1.0)
+        bad = np.flatnonzero(lower > upper)
+        if bad.size:
+            raise ConstraintError(
+                f"Empty bounds for features {bad.tolist()}: lower {lower[bad].tolist()} > "
+                f"upper {upper[bad].tolist()}.")
+        mutable = np.ones(d, dtype=bool)
+        mutable[immutable] = False
+        if not mutable.any():
+            raise ConstraintError(
+                "Every feature is immutable: no counterfactual can exist. Remove "
+                "some features from immutable.")
+        mask = np.zeros(d, dtype=bool)
+        return {
+            "lower": lower, "upper": upper, "mutable": mutable,
+            "increase_only": _mask(d, inc), "decrease_only": _mask(d, dec),
+            "groups": groups, "integer": _mask(d, integer) if integer.size else mask,
+        }
+
+    def _bounds(self, X):
+        d = self.n_features_in_
+        lower = np.full(d, -np.inf)
+        upper = np.full(d, np.inf)
+        if isinstance(self.bounds, str):  # "infer": seed 002 App. B.3
+            mu, sigma = X.mean(axis=0), X.std(axis=0)
+            lower = np.minimum(mu - 3 * sigma, X.min(axis=0)).astype(np.float64)
+            upper = np.maximum(mu + 3 * sigma, X.max(axis=0)).astype(np.float64)
+        elif isinstance(self.bounds, dict):
+            for key, value in self.bounds.items():
+                (j,) = self._feature_indices([key], "bounds")
+                try:
+                    lo, hi = value
+                except (TypeError, ValueError) as exc:
+                    raise ConstraintError(
+                        f"bounds[{key!r}] must be a (low, high) pair, got {value!r}."
+                    ) from exc
+                lower[j] = -np.inf if lo is None else float(lo)
+                upper[j] = np.inf if hi is None else float(hi)
+        return lower, upper
+
+    def _engine_constraints(self, device, dtype):
+        c = self.constraints_
+        t = lambda a: torch.as_tensor(a, device=device)  # noqa: E731
+        return Constraints(
+            t(c["lower"]).to(dtype), t(c["upper"]).to(dtype), t(c["mutable"]),
+            t(c["increase_only"]), t(c["decrease_only"]),
+            [t(g) for g in c["groups"]], t(c["integer"]))
+
+    # ---------------------------------------------------------- transform
+    def transform(self, X):
+        """Counterfactuals of ``X`` for the ``target`` given at construction.
+
+        Rows for which no valid counterfactual was found are returned unchanged
+        (the factual), and one :class:`~skcf.exceptions.CounterfactualWarning`
+        gives their count; :meth:`explain` tells which.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Factual rows.
+
+        Returns
+        -------
+        X_cf : ndarray of shape (n_samples, n_features)
+            Counterfactuals (a DataFrame with ``set_output(transform="pandas")``).
+        """
+        return self.explain(X).X_cf
+
+    def explain(self, X, target=None):
+        """Counterfactuals of ``X`` with validity, costs and predictions.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Factual rows.
+        target : array-like of shape (n_samples,) or scalar, default=None
+            Per-row target classes (labels, or ``"other"``); defaults to the
+            ``target`` parameter.
+
+        Returns
+        -------
+        cf : CounterfactualSet
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        start = time.perf_counter()
+        n = X.shape[0]
+        proba0 = self.model_.predict_proba(X)
+        y0 = proba0.argmax(axis=1)
+        tgt, untargeted = self._resolve_targets(target, y0, n)
+        if n:
+            X_cf, n_iter = self._generate(X, y0, tgt, untargeted)
+        else:
+            X_cf, n_iter = X.copy(), np.zeros(0, dtype=np.int64)
+        proba = self.model_.predict_proba(X_cf)
+        y_cf = proba.argmax(axis=1)
+        cls = np.where(untargeted, y_cf, tgt)
+        p_cls = proba[np.arange(n), cls] if n else np.zeros(0)
+        reached = np.where(untargeted, y_cf != y0, y_cf == tgt) & (p_cls >= self.tau)
+        violations = self._violations(X, X_cf)
+        valid = reached & (violations == 0)
+        X_cf = np.where(valid[:, None], X_cf, X).astype(X.dtype, copy=False)
+        if not valid.all():
+            y_cf = np.where(valid, y_cf, y0)
+            violations = np.where(valid, violations, 0)
+        elapsed = time.perf_counter() - start
+        n_bad = int(n - valid.sum())
+        if n_bad:
+            warnings.warn(
+                f"{type(self).__name__}: {n_bad} of {n} rows got no valid "
+                "counterfactual; they are returned unchanged and flagged in "
+                "explain(X).valid. Try a larger max_iter, looser constraints or "
+                "another target.", CounterfactualWarning, stacklevel=2)
+        if self.verbose:
+            print(f"[{type(self).__name__}] {n - n_bad}/{n} valid in {elapsed:.2f}s")
+        target_labels = np.where(untargeted, "other", self.classes_[tgt].astype(object))
+        return CounterfactualSet(
+            X=X, X_cf=X_cf, y_pred=self.classes_[y0], y_cf_pred=self.classes_[y_cf],
+            target=target_labels, valid=valid, violations=violations,
+            n_iter=n_iter, feature_names=self.get_feature_names_out(),
+            elapsed=elapsed)
+
+    def _resolve_targets(self, target, y0, n):
+        spec = self.target if target is None else target
+        if isinstance(spec, str) and spec == "opposite":
+            if len(self.classes_) != 2:
+                raise ValueError("target='opposite' needs a binary model.")
+            return 1 - y0, np.zeros(n, dtype=bool)
+        if isinstance(spec, str) and spec == "other":
+            return y0.copy(), np.ones(n, dtype=bool)
+        arr = np.asarray(spec, dtype=object)
+        if arr.ndim == 0:
+            return np.full(n, self._label_to_index(arr.reshape(1), "target")[0]), np.zeros(
+                n, dtype=bool)
+        if arr.shape != (n,):
+            raise ValueError(
+                f"target must be a scalar or have shape ({n},), got shape {arr.shape}.")
+        untargeted = np.array([isinstance(a, str) and a == "other" for a in arr])
+        tgt = y0.copy()
+        if (~untargeted).any():
+            tgt[~untargeted] = self._label_to_index(arr[~untargeted], "target")
+        return tgt, untargeted
+
+    def _generate(self, X, y0, tgt, untargeted):
+        """Run the engine; return counterfactuals (factual where none) and n_iter."""
+        model = self.model_
+        device, dtype = model.device, model.dtype
+        x0 = torch.as_tensor(X, device=device, dtype=dtype)
+        scale = torch.as_tensor(self.scale_, device=device, dtype=dtype)
+        config = self._engine_config(scale)
+        progress = None
+        if self.verbose >= 2:
+            from tqdm.auto import tqdm
+
+            progress = lambda it: tqdm(it, desc=type(self).__name__)  # noqa: E731
+        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        res = solve(
+            model, x0, torch.as_tensor(tgt, device=device),
+            constraints=self._engine_constraints(device, dtype),
+            untargeted=torch.as_tensor(untargeted, device=device),
+            y0=torch.as_tensor(y0, device=device), tau=self.tau,
+            batch_size=self.batch_size, seed=int(seed), progress=progress, **config)
+        # keep untouched features bit-identical to the input
+        delta = (res.x_cf - x0).detach().cpu().numpy().astype(np.float64)
+        X_cf = (X.astype(np.float64) + delta).astype(X.dtype)
+        X_cf[~res.found.cpu().numpy()] = X[~res.found.cpu().numpy()]
+        return X_cf, res.n_iter.cpu().numpy()
+
+    def _violations(self, X, X_cf):
+        if not len(X):
+            return np.zeros(0, dtype=np.int64)
+        cons = self._engine_constraints("cpu", torch.float64)
+        return cons.violations(torch.as_tensor(X_cf, dtype=torch.float64),
+                               torch.as_tensor(X, dtype=torch.float64)).numpy()
+
+    def _engine_config(self, scale):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # -------------------------------------------------------------- score
+    def score(self, X, y=None):
+        """Default quality: mean over rows of ``valid / (1 + cost)``.
+
+        ``cost`` is the mean absolute change per feature in units of the feature's
+        median absolute deviation (learned in ``fit``). A perfect score of 1 needs
+        every row valid at negligible cost; invalid rows score 0.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Factual rows.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        score : float
+        """
+        cf = self.explain(X)
+        cost = np.abs(cf.delta / self.scale_).mean(axis=1)
+        return float(np.mean(cf.valid / (1.0 + cost)))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        tags.target_tags.required = not (_is_fitted(self.estimator)
+                                         or hasattr(self.estimator, "logits"))
+        tags.non_deterministic = False
+        return tags
+
+
+def _mask(d, idx):
+    m = np.zeros(d, dtype=bool)
+    m[idx] = True
+    return m
+
+
+def _robust_scale(X):
+    """Median absolute deviation per feature, falling back to std, then 1."""
+    X = np.asarray(X, dtype=np.float64)
+    mad = np.median(np.abs(X - np.median(X, axis=0)), axis=0)
+    std = X.std(axis=0)
+    scale = np.where(mad > 1e-12, mad, std)
+    return np.where(scale > 1e-12, scale, 1.0)

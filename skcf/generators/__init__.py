@@ -1,0 +1,13 @@
+"""Counterfactual generators: sklearn transformers on the shared engine."""
+
+from ..base import CounterfactualSet
+from ._ead import ElasticNetGenerator
+from ._pgd import PGDGenerator
+from ._wachter import WachterGenerator
+
+__all__ = [
+    "CounterfactualSet",
+    "ElasticNetGenerator",
+    "PGDGenerator",
+    "WachterGenerator",
+]
