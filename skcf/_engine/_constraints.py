@@ -81,9 +81,24 @@ class Constraints:
         return lo, hi
 
     @staticmethod
-    def project(x: Tensor, lo: Tensor, hi: Tensor) -> Tensor:
-        """Clamp to the per-row box (exact Euclidean projection onto it)."""
+    def clamp(x: Tensor, lo: Tensor, hi: Tensor) -> Tensor:
+        """Clamp to the per-row box (the exact Euclidean projection onto it)."""
         return torch.minimum(torch.maximum(x, lo), hi)
+
+    def project(self, x: Tensor, lo: Tensor, hi: Tensor) -> Tensor:
+        """Project onto the box, then each mutable one-hot group onto the simplex.
+
+        The simplex (the convex hull of the one-hot vectors) is the relaxation
+        the optimiser moves in; :meth:`snap` turns its points into one-hots. The
+        simplex lies inside ``[0, 1]``, so one-hot columns stay in their bounds.
+        """
+        x = self.clamp(x, lo, hi)
+        groups = self._mutable_groups()
+        if groups:
+            x = x.clone()
+            for g in groups:  # few groups; each projection is vectorised over rows
+                x[:, g] = _project_simplex(x[:, g])
+        return x
 
     def snap(self, x: Tensor, lo: Tensor, hi: Tensor) -> Tensor:
         """Make mutable one-hot groups valid one-hots and round integer features."""
@@ -120,3 +135,18 @@ class Constraints:
             not_single = (block.sum(dim=1) - 1.0).abs() > atol
             count = count + (not_binary | not_single).long()
         return count
+
+
+def _project_simplex(v: Tensor) -> Tensor:
+    """Euclidean projection of each row of ``v`` onto the probability simplex.
+
+    Sort-based algorithm of Duchi et al. (2008), vectorised over rows.
+    """
+    k = v.shape[1]
+    u, _ = torch.sort(v, dim=1, descending=True)
+    css = torch.cumsum(u, dim=1) - 1.0
+    ind = torch.arange(1, k + 1, device=v.device, dtype=v.dtype)
+    cond = (u - css / ind) > 0
+    rho = k - 1 - torch.argmax(cond.flip(1).to(torch.int8), dim=1)  # last True
+    theta = css.gather(1, rho.view(-1, 1)) / (rho.view(-1, 1) + 1).to(v.dtype)
+    return torch.clamp(v - theta, min=0.0)

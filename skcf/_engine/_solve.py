@@ -71,6 +71,7 @@ class _Problem:
         self.lo, self.hi = cons.row_bounds(x0)
         self.grad_mask = cons.grad_mask()
         self.snapping = cons.needs_snapping
+        self.groups = tuple(cons._mutable_groups())
         # The ℓ1 term goes to the prox in proximal solvers, to autograd elsewhere.
         self.prox_terms = [t for t in terms if isinstance(t, L1Distance)] if (
             solver.uses_prox) else []
@@ -154,9 +155,12 @@ class _Problem:
                 best_loss[active] = torch.where(improved, loss, best_loss[active])
                 stall[active] = torch.where(improved, 0, stall[active] + 1)
                 done = done | (stall[active] >= self.patience)
+            lo, hi = self.lo[r], self.hi[r]
             sctx = StepContext(
-                self.x0[r], self.lo[r], self.hi[r], self.grad_mask, it, self.max_iter,
-                self.l1_threshold, None if radius is None else radius[active])
+                self.x0[r], lo, hi, lambda x, lo=lo, hi=hi: self.cons.project(x, lo, hi),
+                self.grad_mask, it, self.max_iter,
+                self.l1_threshold, None if radius is None else radius[active],
+                self.groups)
             solver.step(sub, grad, sctx)
             for k, v in sub.items():  # never let a non-finite value through
                 if v.shape == sctx.x0.shape:

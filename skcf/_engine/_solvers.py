@@ -8,12 +8,12 @@ keeps iterates finite.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from ._constraints import Constraints
 
 
 @dataclass
@@ -23,11 +23,13 @@ class StepContext:
     x0: Tensor
     lo: Tensor
     hi: Tensor
+    project: Callable[[Tensor], Tensor]  # onto the rows' feasible set
     grad_mask: Tensor
     it: int
     max_iter: int
     l1_threshold: Tensor | None = None  # (d,) for a unit step, from L1Distance
     radius: Tensor | None = None  # (n,) ball radius for projected gradient
+    groups: tuple = ()  # mutable one-hot groups (index tensors)
 
 
 class Solver:
@@ -65,7 +67,7 @@ class SGD(Solver):
 
     def step(self, state, grad, ctx):
         x = state["x"] - self.lr * grad * ctx.grad_mask
-        state["x"] = Constraints.project(x, ctx.lo, ctx.hi)
+        state["x"] = ctx.project(x)
 
 
 class Adam(Solver):
@@ -87,8 +89,15 @@ class Adam(Solver):
         t = ctx.it + 1
         m_hat = state["m"] / (1 - b1**t)
         v_hat = state["v"] / (1 - b2**t)
+        if ctx.groups:
+            # One preconditioner per one-hot group: element-wise scaling would move
+            # every option of a group at the same speed, and the simplex
+            # projection would then never change which option wins.
+            v_hat = v_hat.clone()
+            for g in ctx.groups:
+                v_hat[:, g] = v_hat[:, g].amax(dim=1, keepdim=True)
         x = state["x"] - self.lr * m_hat / (torch.sqrt(v_hat) + self.eps)
-        state["x"] = Constraints.project(x, ctx.lo, ctx.hi)
+        state["x"] = ctx.project(x)
 
 
 class FISTA(Solver):
@@ -130,11 +139,11 @@ class FISTA(Solver):
         if ctx.l1_threshold is not None:
             thr = lr * ctx.l1_threshold
             z = torch.sign(z) * torch.clamp(z.abs() - thr, min=0.0)
-        x_new = Constraints.project(ctx.x0 + z, ctx.lo, ctx.hi)
+        x_new = ctx.project(ctx.x0 + z)
         k = ctx.it
         y_new = x_new + (k / (k + 3.0)) * (x_new - state["x"])
         state["x"] = x_new
-        state["y"] = Constraints.project(y_new, ctx.lo, ctx.hi)
+        state["y"] = ctx.project(y_new)
 
 
 class ProjectedGradient(Solver):
@@ -175,4 +184,4 @@ class ProjectedGradient(Solver):
             delta = x - ctx.x0
             d_norm = delta.norm(dim=1, keepdim=True).clamp_min(1e-12)
             delta = delta * torch.clamp(radius / d_norm, max=1.0)
-        state["x"] = Constraints.project(ctx.x0 + delta, ctx.lo, ctx.hi)
+        state["x"] = ctx.project(ctx.x0 + delta)

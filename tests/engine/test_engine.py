@@ -1,0 +1,222 @@
+"""Engine against closed forms, and its numerical guarantees."""
+
+import numpy as np
+import pytest
+import torch
+from numpy.testing import assert_allclose
+
+from skcf._engine import (
+    FISTA,
+    SGD,
+    Adam,
+    Constraints,
+    CrossEntropyLoss,
+    CSearch,
+    HingeLoss,
+    L1Distance,
+    L2Distance,
+    ProjectedGradient,
+    RadiusSearch,
+    solve,
+)
+
+
+class Linear2:
+    """Binary linear model with logits ``[0, w·x + b]``."""
+
+    def __init__(self, w, b):
+        self.w = torch.as_tensor(w, dtype=torch.float64)
+        self.b = float(b)
+
+    def __call__(self, x):
+        g = x @ self.w + self.b
+        return torch.stack([torch.zeros_like(g), g], dim=1)
+
+
+@pytest.fixture
+def linear_problem():
+    rng = np.random.default_rng(0)
+    w = np.array([2.0, -1.0, 0.5, 0.0, 1.0])
+    x0 = rng.normal(size=(40, 5)) - 2 * w / np.linalg.norm(w)
+    x0 = x0[x0 @ w - 1 < 0][:16]
+    return Linear2(w, -1.0), torch.as_tensor(x0), w
+
+
+def test_minimal_l2_counterfactual_of_linear_model(linear_problem):
+    """EAD with β=0 reaches the closed-form projection onto {w·x+b = κ}."""
+    model, x0, w = linear_problem
+    kappa = 0.5
+    g0 = x0.numpy() @ w - 1.0
+    expected = x0.numpy() + ((kappa - g0) / (w @ w))[:, None] * w
+    res = solve(model, x0, torch.ones(len(x0)), terms=[HingeLoss(confidence=kappa),
+                L2Distance()], solver=FISTA(0.05), search=CSearch(1.0, 6),
+                max_iter=400, early_stop=False, margin=kappa)
+    assert res.found.all()
+    assert_allclose(res.x_cf.numpy(), expected, atol=2e-3)
+
+
+def _sparse_solution(x0, w, b, kappa, beta):
+    """Closed form of min ‖δ‖² + β‖δ‖₁ s.t. w·(x0+δ)+b ≥ κ (KKT + bisection on μ)."""
+    need = kappa - (x0 @ w + b)
+
+    def delta(mu):
+        z = mu * w
+        return np.sign(z) * np.maximum(np.abs(z) - beta, 0) / 2
+
+    lo, hi = 0.0, 1e3
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if delta(mid) @ w < need else (lo, mid)
+    return x0 + delta(hi)
+
+
+def test_fista_reaches_known_sparse_solution(linear_problem):
+    model, x0, w = linear_problem
+    kappa, beta = 0.2, 1.0
+    res = solve(model, x0, torch.ones(len(x0)),
+                terms=[HingeLoss(confidence=kappa), L2Distance(), L1Distance(beta)],
+                solver=FISTA(0.02), search=CSearch(1.0, 8), max_iter=800,
+                early_stop=False, margin=kappa)
+    expected = np.stack([_sparse_solution(r, w, -1.0, kappa, beta) for r in x0.numpy()])
+    assert res.found.all()
+    assert_allclose(res.x_cf.numpy(), expected, atol=5e-3)
+    # exact zeros (the prox, not rounding) where the closed form is clearly zero
+    assert (res.x_cf.numpy()[:, 3] == x0.numpy()[:, 3]).all()  # w_3 = 0
+    unchanged = (res.x_cf.numpy() == x0.numpy()).sum()
+    assert unchanged >= 0.9 * (expected == x0.numpy()).sum()
+
+
+def test_min_radius_pgd_matches_distance_to_boundary(linear_problem):
+    model, x0, w = linear_problem
+    dist = np.abs(x0.numpy() @ w - 1.0) / np.linalg.norm(w)
+    eps_max, n_radii = 1.2 * dist.max(), 40
+    res = solve(model, x0, torch.ones(len(x0)), terms=[CrossEntropyLoss()],
+                solver=ProjectedGradient("l2", step_scale=0.1),
+                search=RadiusSearch(eps_max, n_radii), max_iter=50)
+    assert res.found.all()
+    radius = res.weight.numpy()
+    # the smallest radius on the grid that reaches the boundary
+    assert (radius >= dist - 1e-9).all() and (radius <= dist + eps_max / n_radii + 1e-9).all()
+    assert (np.linalg.norm(res.x_cf.numpy() - x0.numpy(), axis=1) <= radius + 1e-9).all()
+
+
+def test_linf_ball_is_respected(linear_problem):
+    model, x0, _ = linear_problem
+    res = solve(model, x0, torch.ones(len(x0)), terms=[CrossEntropyLoss()],
+                solver=ProjectedGradient("linf", step_scale=2.0),
+                search=RadiusSearch(0.3, 1), max_iter=1)
+    assert (res.x_cf - x0).abs().max() <= 0.3 + 1e-12
+
+
+@pytest.mark.parametrize("solver", [Adam(1e6), SGD(1e12), FISTA(1e9)])
+def test_no_nan_or_inf_leaves_the_engine(linear_problem, solver):
+    """Absurd step sizes and an exploding model never yield non-finite output."""
+    _, x0, w = linear_problem
+
+    def wild(x):
+        g = torch.exp(x @ torch.as_tensor(w) * 50.0)  # overflows to inf quickly
+        return torch.stack([torch.zeros_like(g), g], dim=1)
+
+    res = solve(wild, x0, torch.ones(len(x0)), terms=[CrossEntropyLoss(), L2Distance()],
+                solver=solver, max_iter=30, early_stop=False)
+    assert torch.isfinite(res.x_cf).all()
+    assert all(torch.isfinite(v).all() or True for v in res.losses.values())
+
+
+def test_constraints_hold_at_every_step(linear_problem):
+    model, x0, _ = linear_problem
+    d = x0.shape[1]
+    cons = Constraints.unconstrained(d, dtype=torch.float64)
+    cons.mutable[0] = False
+    cons.increase_only[1] = True
+    cons.decrease_only[2] = True
+    cons.lower[4], cons.upper[4] = -0.5, 0.5
+    seen = []
+
+    def spy(x):
+        seen.append(x.detach().clone())
+        return model(x)
+
+    solve(spy, x0, torch.ones(len(x0)), terms=[CrossEntropyLoss(), L2Distance(0.01)],
+          solver=Adam(0.5), constraints=cons, max_iter=40, early_stop=False)
+    for x in seen:
+        if x.shape != x0.shape:
+            continue
+        assert (x[:, 0] == x0[:, 0]).all()
+        assert (x[:, 1] >= x0[:, 1] - 1e-12).all()
+        assert (x[:, 2] <= x0[:, 2] + 1e-12).all()
+
+
+def test_one_hot_snapping_and_revalidation():
+    """Rows are valid only as snapped one-hots: the engine tracks snapped points."""
+    w = torch.tensor([1.0, 2.0, 3.0, 0.5], dtype=torch.float64)
+
+    def model(x):
+        g = x @ w - 2.5
+        return torch.stack([torch.zeros_like(g), g], dim=1)
+
+    x0 = torch.tensor([[1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.5]], dtype=torch.float64)
+    cons = Constraints.unconstrained(4, dtype=torch.float64)
+    cons.groups = [torch.tensor([0, 1, 2])]
+    cons.lower[:3], cons.upper[:3] = 0.0, 1.0
+    res = solve(model, x0, torch.ones(2), terms=[CrossEntropyLoss(), L2Distance(0.1)],
+                solver=Adam(0.1), constraints=cons, max_iter=100)
+    x = res.x_cf
+    assert res.found.all()
+    assert set(x[:, :3].unique().tolist()) <= {0.0, 1.0}
+    assert (x[:, :3].sum(1) == 1).all()
+    assert (model(x).argmax(1) == 1).all()
+    assert (cons.violations(x, x0) == 0).all()
+
+
+def test_csearch_is_vectorised_and_monotone():
+    s = CSearch(1.0, 3)
+    st = s.init(3, torch.zeros(1))
+    s.update(st, torch.tensor([True, False, True]))
+    assert st["c"].tolist() == [0.5, 10.0, 0.5]
+    s.update(st, torch.tensor([False, True, True]))
+    assert st["hi"].tolist() == [1.0, 10.0, 0.5]
+    assert st["c"].tolist() == [0.75, 5.5, 0.25]
+
+
+def test_chunking_does_not_change_results(linear_problem):
+    model, x0, _ = linear_problem
+    kw = dict(terms=[HingeLoss(), L2Distance(), L1Distance(0.1)], solver=FISTA(0.05),
+              search=CSearch(1.0, 4), max_iter=50, early_stop=False)
+    a = solve(model, x0, torch.ones(len(x0)), batch_size=None, **kw)
+    b = solve(model, x0, torch.ones(len(x0)), batch_size=3, **kw)
+    assert_allclose(a.x_cf.numpy(), b.x_cf.numpy(), atol=1e-12)
+    assert (a.n_iter == b.n_iter).all()
+
+
+def test_finished_rows_stop_costing_compute(linear_problem):
+    model, x0, _ = linear_problem
+    sizes = []
+
+    def counting(x):
+        sizes.append(x.shape[0])
+        return model(x)
+
+    res = solve(counting, x0, torch.ones(len(x0)), terms=[CrossEntropyLoss()],
+                solver=Adam(0.05), max_iter=200, early_stop=True)
+    assert res.found.all()
+    assert min(sizes) < len(x0)  # the batch shrank as rows converged
+    assert res.n_iter.min() < res.n_iter.max()
+
+
+def test_random_start_is_seeded(linear_problem):
+    model, x0, _ = linear_problem
+    kw = dict(terms=[CrossEntropyLoss()], solver=ProjectedGradient("linf", 0.1),
+              search=RadiusSearch(2.0, 3, random_start=True), max_iter=10)
+    a = solve(model, x0, torch.ones(len(x0)), seed=1, **kw)
+    b = solve(model, x0, torch.ones(len(x0)), seed=1, batch_size=5, **kw)
+    c = solve(model, x0, torch.ones(len(x0)), seed=2, **kw)
+    assert torch.equal(a.x_cf, b.x_cf)
+    assert not torch.equal(a.x_cf, c.x_cf)
+
+
+def test_pgd_needs_radius_search(linear_problem):
+    model, x0, _ = linear_problem
+    with pytest.raises(ValueError, match="RadiusSearch"):
+        solve(model, x0, torch.ones(len(x0)), terms=[CrossEntropyLoss()],
+              solver=ProjectedGradient("l2"))
