@@ -520,6 +520,8 @@ def parse_args(argv=None):
                    help="timed repeats per size (stopped once --repeat-budget is spent)")
     p.add_argument("--repeat-budget", type=float, default=2.0,
                    help="seconds after which a size is not repeated")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch.set_num_threads (default: torch's own choice)")
     p.add_argument("--no-art", action="store_true", help="skip the ART baseline")
     p.add_argument("--art-rows", type=int, default=None, help="rows for ART (default 100)")
     p.add_argument("--art-batch-size", type=int, default=100)
@@ -595,6 +597,8 @@ def environment(args):
 def main(argv=None):
     args = parse_args(argv)
     t_start = time.perf_counter()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     def log(msg):
         print(msg, flush=True)

@@ -18,7 +18,7 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from ._engine import Constraints, is_valid, solve
+from ._engine import Constraints, solve
 from .exceptions import ConstraintError, CounterfactualWarning
 from .models import as_differentiable, as_model
 from .models._adapters import _is_fitted, _is_skorch
@@ -180,6 +180,21 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
+
+    def __sklearn_clone__(self):
+        # A fitted model is the thing being explained, not a hyper-parameter to
+        # refit: clones (GridSearchCV, cross_validate, Pipeline) share it, as
+        # sklearn.frozen.FrozenEstimator would. Never mutated, so sharing is safe.
+        # An unfitted model is cloned as usual and fitted in ``fit(X, y)``.
+        estimator = self.estimator
+        if not (_is_fitted(estimator) or hasattr(estimator, "logits")):
+            return super().__sklearn_clone__()
+        params = {k: clone(v, safe=False)
+                  for k, v in self.get_params(deep=False).items() if k != "estimator"}
+        new = type(self)(estimator, **params)
+        if hasattr(self, "_sklearn_output_config"):
+            new._sklearn_output_config = dict(self._sklearn_output_config)
+        return new
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=False)
@@ -441,9 +456,9 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         violations = self._violations(X, X_cf)
         valid = reached & (violations == 0)
         X_cf = np.where(valid[:, None], X_cf, X).astype(X.dtype, copy=False)
-        if not valid.all():
+        if not valid.all():  # describe the rows actually returned (the factuals)
             y_cf = np.where(valid, y_cf, y0)
-            violations = np.where(valid, violations, 0)
+            violations = np.where(valid, violations, self._violations(X, X))
         elapsed = time.perf_counter() - start
         n_bad = int(n - valid.sum())
         if n_bad:
@@ -486,7 +501,7 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         """Run the engine; return counterfactuals (factual where none) and n_iter."""
         model = self.model_
         device, dtype = model.device, model.dtype
-        x0 = torch.as_tensor(X, device=device, dtype=dtype)
+        x0 = torch.tensor(X, device=device, dtype=dtype)  # a copy: X may be read-only
         scale = torch.as_tensor(self.scale_, device=device, dtype=dtype)
         config = self._engine_config(scale)
         progress = None

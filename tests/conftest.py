@@ -6,6 +6,8 @@ import torch
 from sklearn.datasets import make_classification
 from sklearn.preprocessing import StandardScaler
 
+from skcf.models import MLP
+
 
 @pytest.fixture(autouse=True)
 def seeds_fixed():
@@ -16,21 +18,6 @@ def seeds_fixed():
     np.random.seed(0)
     torch.manual_seed(0)
     yield
-
-
-class MLP(torch.nn.Module):
-    """Small ReLU MLP; ``softmax=True`` ends it in a Softmax (skorch's default)."""
-
-    def __init__(self, n_in=6, n_hidden=16, n_out=2, softmax=False):
-        super().__init__()
-        layers = [torch.nn.Linear(n_in, n_hidden), torch.nn.ReLU(),
-                  torch.nn.Linear(n_hidden, n_out)]
-        if softmax:
-            layers.append(torch.nn.Softmax(dim=-1))
-        self.net = torch.nn.Sequential(*layers)
-
-    def forward(self, X):
-        return self.net(X)
 
 
 def make_tabular(n_samples=300, n_features=6, n_classes=2, random_state=0):
@@ -46,7 +33,8 @@ def train_skorch(X, y, *, softmax=True, n_out=2, max_epochs=30, seed=0):
     torch.manual_seed(seed)
     crit = torch.nn.NLLLoss if softmax else torch.nn.CrossEntropyLoss
     net = NeuralNetClassifier(
-        MLP, module__n_in=X.shape[1], module__n_out=n_out, module__softmax=softmax,
+        MLP, module__n_features=X.shape[1], module__n_classes=n_out,
+        module__hidden=(16,), module__softmax=softmax,
         criterion=crit, max_epochs=max_epochs, lr=0.05, batch_size=64,
         optimizer=torch.optim.Adam, train_split=None, verbose=0)
     return net.fit(X, y)

@@ -9,7 +9,7 @@ from ._constraints import Constraints
 from ._result import SearchResult
 from ._search import CSearch, RadiusSearch
 from ._solve import is_valid, solve
-from ._solvers import Adam, FISTA, ProjectedGradient, SGD, Solver
+from ._solvers import FISTA, SGD, Adam, ProjectedGradient, Solver
 from ._terms import (
     CrossEntropyLoss,
     HingeLoss,

@@ -15,7 +15,6 @@ import torch
 from torch import Tensor
 
 
-
 @dataclass
 class StepContext:
     """Per-step inputs shared by all solvers (already restricted to active rows)."""

@@ -7,10 +7,12 @@ from ._adapters import (
     as_model,
     is_differentiable,
 )
+from ._mlp import MLP
 
 __all__ = [
     "BlackBoxModel",
     "DifferentiableModel",
+    "MLP",
     "as_differentiable",
     "as_model",
     "is_differentiable",

@@ -159,7 +159,7 @@ class DifferentiableModel:
         """Class probabilities for a numpy array (chunked, on ``device``)."""
         out = []
         for s in range(0, len(X), batch_size):
-            x = torch.as_tensor(np.asarray(X[s:s + batch_size]), dtype=self.dtype,
+            x = torch.as_tensor(np.array(X[s:s + batch_size]), dtype=self.dtype,
                                 device=self.device)
             out.append(torch.softmax(self.logits(x), dim=1).cpu().numpy())
         if not out:
@@ -252,6 +252,8 @@ def _is_skorch(estimator: Any) -> bool:
 
 
 def _is_fitted(estimator: Any) -> bool:
+    if type(estimator).__name__ == "FrozenEstimator":
+        return _is_fitted(estimator.estimator)
     if isinstance(estimator, nn.Module):
         return True
     if _is_skorch(estimator):
@@ -325,6 +327,8 @@ def _parts(estimator: Any, output: str):
     """Return (module, output, classes, native_device, preprocess)."""
     from sklearn.pipeline import Pipeline
 
+    if type(estimator).__name__ == "FrozenEstimator":  # sklearn.frozen
+        return _parts(estimator.estimator, output)
     if isinstance(estimator, DifferentiableModel):
         return (estimator.module, estimator.output, estimator.classes,
                 estimator.device, estimator.preprocess)

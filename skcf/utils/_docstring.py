@@ -20,10 +20,9 @@ _estimator_docstring = """estimator : object
         :class:`~skcf.models.DifferentiableModel` (use
         :func:`~skcf.models.as_differentiable` with ``output=`` to say whether a
         network returns logits or probabilities). A fitted model is used as is and
-        never modified; an unfitted one is cloned and fitted on ``(X, y)`` in
-        ``fit`` (as ``estimator_``). Wrap a fitted skorch net in
-        ``sklearn.frozen.FrozenEstimator`` to keep it fitted through ``clone``
-        (``GridSearchCV``)."""
+        never modified, and ``clone`` (hence ``GridSearchCV``) keeps it rather
+        than refitting it, like ``sklearn.frozen.FrozenEstimator``; an unfitted
+        one is cloned and fitted on ``(X, y)`` in ``fit`` (as ``estimator_``)."""
 
 _target_docstring = """target : {"opposite", "other"} or int or str, default="opposite"
         Desired class: ``"opposite"`` (binary models only), ``"other"`` (any class

@@ -1,6 +1,5 @@
 """Fixtures for the metric tests: one small fitted classifier and generator."""
 
-import numpy as np
 import pytest
 import torch
 from sklearn.datasets import make_classification

@@ -156,7 +156,7 @@ def test_redundancy_with_target():
 
 def _naive_redundancy(predict, X, X_cf):
     out = []
-    for x, x_cf in zip(X, X_cf):
+    for x, x_cf in zip(X, X_cf, strict=True):
         label = predict(x_cf[None])[0]
         count = 0
         for j in range(len(x)):
