@@ -67,9 +67,10 @@ class Constraints:
     def row_bounds(self, x0: Tensor) -> tuple[Tensor, Tensor]:
         """Per-row box ``[lo, hi]`` combining bounds, directions and immutability.
 
-        A feature whose factual already lies outside the global bounds in the
-        direction it may not move is frozen at its factual value (the
-        counterfactual then reports that bound violation).
+        A mutable factual value outside the bounds is projected into them. If
+        its direction forbids that (increase-only above the upper bound, say),
+        the feature is frozen at its factual value and the counterfactual
+        reports the bound violation, so it is never called valid.
         """
         lo = self.lower.expand_as(x0)
         hi = self.upper.expand_as(x0)
@@ -122,8 +123,8 @@ class Constraints:
         tol = atol * (1.0 + x0.abs())
         delta = x - x0
         bad = (~self.mutable) & (delta.abs() > tol)
-        bad |= x < self.lower - tol
-        bad |= x > self.upper + tol
+        # bounds bind what may move; an immutable feature is what it is
+        bad |= self.mutable & ((x < self.lower - tol) | (x > self.upper + tol))
         bad |= self.increase_only & (delta < -tol)
         bad |= self.decrease_only & (delta > tol)
         if self.integer is not None:
