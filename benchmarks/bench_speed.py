@@ -71,23 +71,27 @@ LOOP_SPEEDUP_MIN = 20.0  # batched vs one row per call, per counterfactual
 # ------------------------------------------------------------- generators
 #: key -> (label, constructor); the constructor gets (net, common kwargs, actionability)
 GENERATORS = {
-    "en": ("EN (β=0.1)",
-           lambda net, kw, act: ElasticNetGenerator(net, beta=0.1, **kw)),
-    "en-act": ("EN+actionability",
-               lambda net, kw, act: ElasticNetGenerator(net, beta=0.1, **act, **kw)),
-    "min-l1": ("Min-ℓ1 (EN β=1, κ=0.5)",
-               lambda net, kw, act: ElasticNetGenerator(net, beta=1.0, confidence=0.5,
-                                                        **kw)),
-    "min-l2": ("Min-ℓ2 (EN β=0, κ=0.5)",
-               lambda net, kw, act: ElasticNetGenerator(net, beta=0.0, confidence=0.5,
-                                                        **kw)),
-    "wachter": ("Wachter",
-                lambda net, kw, act: WachterGenerator(net, **kw)),
-    "pgd": ("PGD min-ε ℓ2",
-            lambda net, kw, act: PGDGenerator(net, **kw)),
-    "fgsm": ("FGSM (ℓ∞, ε=0.5)",
-             lambda net, kw, act: PGDGenerator(net, steps=1, min_eps=False, norm="linf",
-                                               eps=0.5, **kw)),
+    "en": ("EN (β=0.1)", lambda net, kw, act: ElasticNetGenerator(net, beta=0.1, **kw)),
+    "en-act": (
+        "EN+actionability",
+        lambda net, kw, act: ElasticNetGenerator(net, beta=0.1, **act, **kw),
+    ),
+    "min-l1": (
+        "Min-ℓ1 (EN β=1, κ=0.5)",
+        lambda net, kw, act: ElasticNetGenerator(net, beta=1.0, confidence=0.5, **kw),
+    ),
+    "min-l2": (
+        "Min-ℓ2 (EN β=0, κ=0.5)",
+        lambda net, kw, act: ElasticNetGenerator(net, beta=0.0, confidence=0.5, **kw),
+    ),
+    "wachter": ("Wachter", lambda net, kw, act: WachterGenerator(net, **kw)),
+    "pgd": ("PGD min-ε ℓ2", lambda net, kw, act: PGDGenerator(net, **kw)),
+    "fgsm": (
+        "FGSM (ℓ∞, ε=0.5)",
+        lambda net, kw, act: PGDGenerator(
+            net, steps=1, min_eps=False, norm="linf", eps=0.5, **kw
+        ),
+    ),
 }
 REFERENCE = "en"  # ms/CF ratios are taken against this generator at the same N
 
@@ -98,9 +102,12 @@ class MLP(nn.Module):
     def __init__(self, n_features=61, n_classes=2):
         super().__init__()
         self.net = nn.Sequential(
-            nn.Linear(n_features, 128), nn.ReLU(),
-            nn.Linear(128, 64), nn.ReLU(),
-            nn.Linear(64, 16), nn.ReLU(),
+            nn.Linear(n_features, 128),
+            nn.ReLU(),
+            nn.Linear(128, 64),
+            nn.ReLU(),
+            nn.Linear(64, 16),
+            nn.ReLU(),
             nn.Linear(16, n_classes),
         )
 
@@ -154,16 +161,28 @@ def train_net(Xtr, ytr, Xte, yte, args):
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
     net = NeuralNetClassifier(
-        MLP, module__n_features=Xtr.shape[1],
-        criterion=nn.CrossEntropyLoss, optimizer=torch.optim.Adam, lr=1e-3,
-        batch_size=32, max_epochs=args.epochs, train_split=None,
-        iterator_train__shuffle=True, device=args.device, verbose=0)
+        MLP,
+        module__n_features=Xtr.shape[1],
+        criterion=nn.CrossEntropyLoss,
+        optimizer=torch.optim.Adam,
+        lr=1e-3,
+        batch_size=32,
+        max_epochs=args.epochs,
+        train_split=None,
+        iterator_train__shuffle=True,
+        device=args.device,
+        verbose=0,
+    )
     t0 = time.perf_counter()
     net.fit(Xtr, ytr.astype(np.int64))
     train_s = time.perf_counter() - t0
     acc = float((net.predict(Xte) == yte).mean())
-    return net, {"epochs": args.epochs, "train_seconds": train_s, "test_accuracy": acc,
-                 "train_accuracy": float((net.predict(Xtr) == ytr).mean())}
+    return net, {
+        "epochs": args.epochs,
+        "train_seconds": train_s,
+        "test_accuracy": acc,
+        "train_accuracy": float((net.predict(Xtr) == ytr).mean()),
+    }
 
 
 def actionability_kwargs(bunch):
@@ -181,15 +200,27 @@ def bench_generators(net, Xtr, Q, args, act, log):
         _explain(gen, Q[:8])  # warm-up (allocator, lazy initialisation)
         for n in args.sizes:
             X = Q[:n]
-            wall, times, cf, util = time_explain(gen, X, args.device, args.repeats,
-                                                 args.repeat_budget)
-            row = {"generator": key, "label": label, "n": n, "wall_s": wall,
-                   "wall_s_runs": times, "explain_elapsed_s": float(cf.elapsed),
-                   "cpu_per_wall": util,
-                   "cf_per_s": n / wall, "ms_per_cf": 1e3 * wall / n, **quality(cf)}
+            wall, times, cf, util = time_explain(
+                gen, X, args.device, args.repeats, args.repeat_budget
+            )
+            row = {
+                "generator": key,
+                "label": label,
+                "n": n,
+                "wall_s": wall,
+                "wall_s_runs": times,
+                "explain_elapsed_s": float(cf.elapsed),
+                "cpu_per_wall": util,
+                "cf_per_s": n / wall,
+                "ms_per_cf": 1e3 * wall / n,
+                **quality(cf),
+            }
             rows.append(row)
-            log(f"  {label:<24} N={n:>6}  {wall:8.3f} s  {row['ms_per_cf']:8.3f} ms/CF  "
-                f"validity {row['validity']:.3f}  l1 {row['mean_l1']:.3f}")
+            log(
+                f"  {label:<24} N={n:>6}  {wall:8.3f} s  "
+                f"{row['ms_per_cf']:8.3f} ms/CF  validity {row['validity']:.3f}  "
+                f"l1 {row['mean_l1']:.3f}"
+            )
     return rows
 
 
@@ -198,40 +229,51 @@ def bench_loop(net, Xtr, Q, args, log):
     L = args.loop_rows
     X = Q[:L]
     gen = GENERATORS["en"][1](
-        net, dict(batch_size=args.batch_size, device=args.device,
-                  random_state=args.seed), {}).fit(Xtr)
+        net,
+        dict(batch_size=args.batch_size, device=args.device, random_state=args.seed),
+        {},
+    ).fit(Xtr)
     _explain(gen, X[:1])  # warm-up
-    batched_s, _, cf_b, _ = time_explain(gen, X, args.device, args.repeats,
-                                         args.repeat_budget)
+    batched_s, _, cf_b, _ = time_explain(
+        gen, X, args.device, args.repeats, args.repeat_budget
+    )
     _sync(args.device)
     t0 = time.perf_counter()
-    parts = [_explain(gen, X[i:i + 1]) for i in range(L)]
+    parts = [_explain(gen, X[i : i + 1]) for i in range(L)]
     _sync(args.device)
     loop_s = time.perf_counter() - t0
     X_cf_loop = np.vstack([p.X_cf for p in parts])
     valid_loop = np.concatenate([p.valid for p in parts])
-    diff = np.abs(X_cf_loop.astype(np.float64) - cf_b.X_cf.astype(np.float64)).max(axis=1)
+    diff = np.abs(X_cf_loop.astype(np.float64) - cf_b.X_cf.astype(np.float64)).max(
+        axis=1
+    )
     res = {
-        "generator": "en", "rows": L,
-        "batched_s": batched_s, "batched_ms_per_cf": 1e3 * batched_s / L,
-        "loop_s": loop_s, "loop_ms_per_cf": 1e3 * loop_s / L,
+        "generator": "en",
+        "rows": L,
+        "batched_s": batched_s,
+        "batched_ms_per_cf": 1e3 * batched_s / L,
+        "loop_s": loop_s,
+        "loop_ms_per_cf": 1e3 * loop_s / L,
         "speedup_same_rows": loop_s / batched_s,
-        "validity_batched": float(cf_b.validity), "validity_loop": float(valid_loop.mean()),
+        "validity_batched": float(cf_b.validity),
+        "validity_loop": float(valid_loop.mean()),
         "max_abs_diff_cf": float(diff.max()),
         "rows_identical_1e-4": int((diff <= 1e-4).sum()),
     }
-    log(f"  loop {L} rows: {res['loop_ms_per_cf']:.2f} ms/CF, batched "
+    log(
+        f"  loop {L} rows: {res['loop_ms_per_cf']:.2f} ms/CF, batched "
         f"{res['batched_ms_per_cf']:.2f} ms/CF ({res['speedup_same_rows']:.1f}x); "
-        f"rows identical {res['rows_identical_1e-4']}/{L}")
+        f"rows identical {res['rows_identical_1e-4']}/{L}"
+    )
     return res
 
 
 def bench_art(net, Xtr, Q, args, log):
     """IBM ART ElasticNet on the same net and rows (None when ART is missing)."""
     try:
+        import art
         from art.attacks.evasion import ElasticNet
         from art.estimators.classification import PyTorchClassifier
-        import art
     except ImportError:
         log("  adversarial-robustness-toolbox not installed: ART baseline skipped")
         return None
@@ -240,71 +282,107 @@ def bench_art(net, Xtr, Q, args, log):
     kw = dict(batch_size=args.batch_size, device=args.device, random_state=args.seed)
     ours = GENERATORS["en"][1](net, kw, {}).fit(Xtr)
     _explain(ours, X[:2])
-    ours_s, _, cf, _ = time_explain(ours, X, args.device, args.repeats,
-                                    args.repeat_budget)
+    ours_s, _, cf, _ = time_explain(
+        ours, X, args.device, args.repeats, args.repeat_budget
+    )
     ours_q = quality(cf)
     ours_q["mean_en_cost"] = float(en_cost(cf.X, cf.X_cf, 0.1)[cf.valid].mean())
     clf = PyTorchClassifier(
-        model=net.module_, loss=nn.CrossEntropyLoss(), input_shape=(X.shape[1],),
-        nb_classes=2, clip_values=None,
-        device_type="gpu" if args.device == "cuda" else "cpu")
+        model=net.module_,
+        loss=nn.CrossEntropyLoss(),
+        input_shape=(X.shape[1],),
+        nb_classes=2,
+        clip_values=None,
+        device_type="gpu" if args.device == "cuda" else "cpu",
+    )
     y_target = np.zeros((n, 2), dtype=np.float32)
     y_target[:, 1] = 1.0  # targeted at the favourable class
     configs = {"ART defaults": {}}
     if not args.quick:
         # our hyper-parameters, so that time per iteration is comparable
-        configs["ART, skcf's lr/c/search"] = dict(learning_rate=0.05,
-                                                  binary_search_steps=5,
-                                                  initial_const=1.0)
-    out = {"art_version": art.__version__, "rows": n,
-           "skcf": {"wall_s": ours_s, "ms_per_cf": 1e3 * ours_s / n, **ours_q},
-           "runs": []}
+        configs["ART, skcf's lr/c/search"] = dict(
+            learning_rate=0.05, binary_search_steps=5, initial_const=1.0
+        )
+    out = {
+        "art_version": art.__version__,
+        "rows": n,
+        "skcf": {"wall_s": ours_s, "ms_per_cf": 1e3 * ours_s / n, **ours_q},
+        "runs": [],
+    }
     for name, extra in configs.items():
-        attack = ElasticNet(clf, confidence=0.0, targeted=True, beta=0.1,
-                            batch_size=args.art_batch_size, verbose=False, **extra)
+        attack = ElasticNet(
+            clf,
+            confidence=0.0,
+            targeted=True,
+            beta=0.1,
+            batch_size=args.art_batch_size,
+            verbose=False,
+            **extra,
+        )
         _sync(args.device)
         t0 = time.perf_counter()
         X_adv = attack.generate(X, y=y_target)
         _sync(args.device)
         wall = time.perf_counter() - t0
         with torch.no_grad():
-            logits = ours.model_.logits(torch.as_tensor(X_adv, dtype=ours.model_.dtype,
-                                                        device=ours.model_.device))
+            logits = ours.model_.logits(
+                torch.as_tensor(
+                    X_adv, dtype=ours.model_.dtype, device=ours.model_.device
+                )
+            )
             pred = logits.argmax(1).cpu().numpy()
         moved = np.abs(X_adv.astype(np.float64) - X.astype(np.float64))
         valid = (pred == 1) & (moved.max(axis=1) > 0)
         viol = ours._violations(X, X_adv)  # bounds of ``bounds="infer"``, for reference
         l0 = (moved > 0).sum(1)
         l1 = moved.sum(1)
-        l2 = np.sqrt((moved ** 2).sum(1))
+        l2 = np.sqrt((moved**2).sum(1))
         vm = valid if valid.any() else np.ones_like(valid)
         en = en_cost(X, X_adv, 0.1)
         run = {
-            "config": name, "params": {**attack_params(attack)}, "wall_s": wall,
-            "ms_per_cf": 1e3 * wall / n, "validity": float(valid.mean()),
-            "mean_l0": float(l0[vm].mean()), "mean_l1": float(l1[vm].mean()),
-            "mean_l2": float(l2[vm].mean()), "mean_en_cost": float(en[vm].mean()),
+            "config": name,
+            "params": {**attack_params(attack)},
+            "wall_s": wall,
+            "ms_per_cf": 1e3 * wall / n,
+            "validity": float(valid.mean()),
+            "mean_l0": float(l0[vm].mean()),
+            "mean_l1": float(l1[vm].mean()),
+            "mean_l2": float(l2[vm].mean()),
+            "mean_en_cost": float(en[vm].mean()),
             "rows_outside_skcf_bounds": int((viol > 0).sum()),
             "max_abs_change": float(moved.max()),
         }
+        run["iters_per_row"] = int(attack.binary_search_steps * attack.max_iter)
         run["time_ratio_art_over_skcf"] = run["ms_per_cf"] / out["skcf"]["ms_per_cf"]
         run["l1_ratio_art_over_skcf"] = run["mean_l1"] / ours_q["mean_l1"]
         run["en_ratio_art_over_skcf"] = run["mean_en_cost"] / ours_q["mean_en_cost"]
         out["runs"].append(run)
-        log(f"  {name}: {run['ms_per_cf']:.2f} ms/CF ({run['time_ratio_art_over_skcf']:.1f}x "
-            f"skcf), validity {run['validity']:.3f}, l1 {run['mean_l1']:.3f}")
+        log(
+            f"  {name}: {run['ms_per_cf']:.2f} ms/CF "
+            f"({run['time_ratio_art_over_skcf']:.1f}x skcf), "
+            f"validity {run['validity']:.3f}, l1 {run['mean_l1']:.3f}"
+        )
     return out
 
 
 def en_cost(X, X_cf, beta):
     """Elastic-net cost β·ℓ1 + ℓ2² per row (what both EAD implementations minimise)."""
     d = np.asarray(X_cf, dtype=np.float64) - np.asarray(X, dtype=np.float64)
-    return beta * np.abs(d).sum(1) + (d ** 2).sum(1)
+    return beta * np.abs(d).sum(1) + (d**2).sum(1)
 
 
 def attack_params(attack):
-    keys = ("confidence", "targeted", "learning_rate", "binary_search_steps", "max_iter",
-            "beta", "initial_const", "batch_size", "decision_rule")
+    keys = (
+        "confidence",
+        "targeted",
+        "learning_rate",
+        "binary_search_steps",
+        "max_iter",
+        "beta",
+        "initial_const",
+        "batch_size",
+        "decision_rule",
+    )
     return {k: getattr(attack, k) for k in keys if hasattr(attack, k)}
 
 
@@ -318,7 +396,7 @@ def profile_generator(net, Xtr, Q, args, path, log):
 
     kw = dict(batch_size=args.batch_size, device=args.device, random_state=args.seed)
     gen = GENERATORS[args.profile_generator][1](net, kw, {}).fit(Xtr)
-    X = Q[:args.profile_rows]
+    X = Q[: args.profile_rows]
     _explain(gen, X[:8])
     pr = cProfile.Profile()
     pr.enable()
@@ -326,14 +404,17 @@ def profile_generator(net, Xtr, Q, args, path, log):
     pr.disable()
     buf = io.StringIO()
     pstats.Stats(pr, stream=buf).sort_stats("tottime").print_stats(25)
-    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if args.device == "cuda"
-                                     else [])
+    acts = [ProfilerActivity.CPU] + (
+        [ProfilerActivity.CUDA] if args.device == "cuda" else []
+    )
     with profile(activities=acts) as prof:
         _explain(gen, X)
     table = prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=25)
-    path.write_text(f"# {args.profile_generator} on {len(X)} rows, device={args.device}\n\n"
-                    f"## cProfile (tottime)\n{buf.getvalue()}\n\n"
-                    f"## torch.profiler (self CPU time)\n{table}\n")
+    path.write_text(
+        f"# {args.profile_generator} on {len(X)} rows, device={args.device}\n\n"
+        f"## cProfile (tottime)\n{buf.getvalue()}\n\n"
+        f"## torch.profiler (self CPU time)\n{table}\n"
+    )
     log(f"  profile written to {path}")
 
 
@@ -346,67 +427,108 @@ def evaluate_targets(rows, loop, args):
         a, b = by.get((key, small)), by.get((key, TARGET_N))
         if a and b:
             ratio = b["ms_per_cf"] / a["ms_per_cf"]
-            lines.append({
-                "target": f"flat ms/CF 1k→10k [{GENERATORS[key][0]}]",
-                "ok": ratio <= FLAT_RATIO_MAX,
-                "detail": f"{a['ms_per_cf']:.3f} → {b['ms_per_cf']:.3f} ms/CF, ratio "
-                          f"{ratio:.2f} (≤ {FLAT_RATIO_MAX})"})
+            lines.append(
+                {
+                    "target": f"flat ms/CF 1k→10k [{GENERATORS[key][0]}]",
+                    "ok": ratio <= FLAT_RATIO_MAX,
+                    "detail": f"{a['ms_per_cf']:.3f} → {b['ms_per_cf']:.3f} ms/CF, "
+                    f"ratio {ratio:.2f} (≤ {FLAT_RATIO_MAX})",
+                }
+            )
     en = by.get((REFERENCE, TARGET_N))
     if en:
         limit = GPU_SECONDS_MAX if args.device == "cuda" else CPU_SECONDS_MAX
         ok = en["wall_s"] < limit and en["validity"] >= VALIDITY_MIN
-        lines.append({
-            "target": f"10,000 EN CFs on {args.device} < {limit:g} s at validity "
-                      f"≥ {VALIDITY_MIN:.0%}",
-            "ok": ok, "detail": f"{en['wall_s']:.2f} s, validity {en['validity']:.4f}"})
+        lines.append(
+            {
+                "target": f"10,000 EN CFs on {args.device} < {limit:g} s at validity "
+                f"≥ {VALIDITY_MIN:.0%}",
+                "ok": ok,
+                "detail": f"{en['wall_s']:.2f} s, validity {en['validity']:.4f}",
+            }
+        )
     if args.device != "cuda":
-        lines.append({"target": f"GPU: 10,000 EN CFs < {GPU_SECONDS_MAX:g} s",
-                      "ok": None, "detail": "not run (needs --device cuda)"})
+        lines.append(
+            {
+                "target": f"GPU: 10,000 EN CFs < {GPU_SECONDS_MAX:g} s",
+                "ok": None,
+                "detail": "not run (needs --device cuda)",
+            }
+        )
     if loop and "speedup_vs_largest_n" in loop:
-        lines.append({
-            "target": f"batched ≥ {LOOP_SPEEDUP_MIN:g}× faster per CF than row-at-a-time "
-                      f"(EN at N={loop['largest_n']:,} vs {loop['rows']} one-row calls)",
-            "ok": loop["speedup_vs_largest_n"] >= LOOP_SPEEDUP_MIN,
-            "detail": f"{loop['loop_ms_per_cf']:.2f} vs "
-                      f"{loop['batched_largest_ms_per_cf']:.3f} ms/CF = "
-                      f"{loop['speedup_vs_largest_n']:.1f}×"})
+        lines.append(
+            {
+                "target": f"batched ≥ {LOOP_SPEEDUP_MIN:g}× faster per CF than "
+                f"row-at-a-time (EN at N={loop['largest_n']:,} vs "
+                f"{loop['rows']} one-row calls)",
+                "ok": loop["speedup_vs_largest_n"] >= LOOP_SPEEDUP_MIN,
+                "detail": f"{loop['loop_ms_per_cf']:.2f} vs "
+                f"{loop['batched_largest_ms_per_cf']:.3f} ms/CF = "
+                f"{loop['speedup_vs_largest_n']:.1f}×",
+            }
+        )
     if loop:
         # one call on L rows vs L calls: the speed-up is at most L unless a call on
         # L rows is cheaper than one on a single row, so this is the strict reading
-        lines.append({
-            "target": f"batched ≥ {LOOP_SPEEDUP_MIN:g}× faster per CF than row-at-a-time "
-                      f"(strict: the same {loop['rows']} rows in one call)",
-            "ok": loop["speedup_same_rows"] >= LOOP_SPEEDUP_MIN,
-            "detail": f"{loop['loop_ms_per_cf']:.2f} vs {loop['batched_ms_per_cf']:.2f} "
-                      f"ms/CF = {loop['speedup_same_rows']:.1f}×"})
+        lines.append(
+            {
+                "target": f"batched ≥ {LOOP_SPEEDUP_MIN:g}× faster per CF than "
+                f"row-at-a-time (strict: the same {loop['rows']} rows in one call)",
+                "ok": loop["speedup_same_rows"] >= LOOP_SPEEDUP_MIN,
+                "detail": f"{loop['loop_ms_per_cf']:.2f} vs "
+                f"{loop['batched_ms_per_cf']:.2f} ms/CF = "
+                f"{loop['speedup_same_rows']:.1f}×",
+            }
+        )
     return lines
 
 
 def _fmt(x, spec):
-    return "–" if x is None or (isinstance(x, float) and np.isnan(x)) else format(x, spec)
+    return (
+        "–" if x is None or (isinstance(x, float) and np.isnan(x)) else format(x, spec)
+    )
 
 
 def write_markdown(res, path):
     L = []
     env = res["environment"]
-    L.append(f"# bench_speed — device `{res['device']}`{' (quick)' if res['quick'] else ''}")
+    L.append(
+        f"# bench_speed — device `{res['device']}`{' (quick)' if res['quick'] else ''}"
+    )
     L.append("")
-    L.append(f"{env['device_name']}; {env['cpu_count']} CPUs, torch threads "
-             f"{env['torch_threads']}; torch {env['torch']}, sklearn {env['sklearn']}, "
-             f"skorch {env['skorch']}, skcf {env['skcf']}; seed {res['seed']}.")
+    L.append(
+        f"{env['device_name']}; {env['cpu_count']} CPUs, torch threads "
+        f"{env['torch_threads']}; torch {env['torch']}, sklearn {env['sklearn']}, "
+        f"skorch {env['skorch']}, skcf {env['skcf']}; seed {res['seed']}."
+    )
+    if env.get("git"):
+        g = env["git"]
+        L.append(
+            f"skcf checkout at commit `{g['commit']}`"
+            + (
+                f" with uncommitted changes to {', '.join(g['modified_skcf_files'])}"
+                if g["modified_skcf_files"]
+                else " (no uncommitted changes to skcf/)"
+            )
+            + "."
+        )
     if env.get("busy_cores_before") is not None:
         la = env.get("load_average_before") or [float("nan")]
         lb = env.get("load_average_after") or [float("nan")]
-        L.append(f"Other processes kept {env['busy_cores_before']:.2f} of "
-                 f"{env['cpu_count']} cores busy just before the run (1-min load average "
-                 f"{la[0]:.2f} before, {lb[0]:.2f} after); the `cpu/wall` column is this "
-                 f"process's CPU seconds per wall second (≈ torch threads when it had the "
-                 f"cores to itself).")
+        L.append(
+            f"Other processes kept {env['busy_cores_before']:.2f} of "
+            f"{env['cpu_count']} cores busy just before the run (1-min load average "
+            f"{la[0]:.2f} before, {lb[0]:.2f} after); the `cpu/wall` column is this "
+            f"process's CPU seconds per wall second (≈ torch threads when it had the "
+            f"cores to itself)."
+        )
     m = res["model"]
-    L.append(f"German credit (61 features), 700/300 split; MLP 128-64-16 ReLU, "
-             f"{m['epochs']} epochs, test accuracy **{m['test_accuracy']:.3f}**; "
-             f"{res['query_pool']} test rows predicted unfavourable, drawn with "
-             f"replacement. `batch_size={res['args']['batch_size']}`.")
+    L.append(
+        f"German credit (61 features), 700/300 split; MLP 128-64-16 ReLU, "
+        f"{m['epochs']} epochs, test accuracy **{m['test_accuracy']:.3f}**; "
+        f"{res['query_pool']} test rows predicted unfavourable, drawn with "
+        f"replacement. `batch_size={res['args']['batch_size']}`."
+    )
     L.append("")
     L.append("## Targets")
     L.append("")
@@ -416,20 +538,26 @@ def write_markdown(res, path):
     L.append("")
     L.append("## Generators")
     L.append("")
-    L.append("Distances and iterations are means over valid rows; `÷EN` is ms/CF "
-             "relative to EN (β=0.1) at the same N.")
+    L.append(
+        "Distances and iterations are means over valid rows; `÷EN` is ms/CF "
+        "relative to EN (β=0.1) at the same N."
+    )
     L.append("")
-    L.append("| Generator | N | wall s | CF/s | ms/CF | ÷EN | validity | ℓ0 | ℓ1 | ℓ2 | "
-             "iters/row | cpu/wall |")
+    L.append(
+        "| Generator | N | wall s | CF/s | ms/CF | ÷EN | validity | ℓ0 | ℓ1 | ℓ2 | "
+        "iters/row | cpu/wall |"
+    )
     L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     ref = {r["n"]: r["ms_per_cf"] for r in res["rows"] if r["generator"] == REFERENCE}
     for r in res["rows"]:
         rel = r["ms_per_cf"] / ref[r["n"]] if r["n"] in ref else None
-        L.append(f"| {r['label']} | {r['n']:,} | {r['wall_s']:.3f} | {r['cf_per_s']:,.0f} | "
-                 f"{r['ms_per_cf']:.3f} | {_fmt(rel, '.2f')} | {r['validity']:.3f} | "
-                 f"{_fmt(r['mean_l0'], '.1f')} | {_fmt(r['mean_l1'], '.3f')} | "
-                 f"{_fmt(r['mean_l2'], '.3f')} | {r['mean_n_iter']:.0f} | "
-                 f"{r['cpu_per_wall']:.2f} |")
+        L.append(
+            f"| {r['label']} | {r['n']:,} | {r['wall_s']:.3f} | {r['cf_per_s']:,.0f} | "
+            f"{r['ms_per_cf']:.3f} | {_fmt(rel, '.2f')} | {r['validity']:.3f} | "
+            f"{_fmt(r['mean_l0'], '.1f')} | {_fmt(r['mean_l1'], '.3f')} | "
+            f"{_fmt(r['mean_l2'], '.3f')} | {r['mean_n_iter']:.0f} | "
+            f"{r['cpu_per_wall']:.2f} |"
+        )
     L.append("")
     sizes = sorted({r["n"] for r in res["rows"]})
     if len(sizes) > 1:
@@ -440,8 +568,13 @@ def write_markdown(res, path):
         for key in res["args"]["generators"]:
             d = {r["n"]: r["ms_per_cf"] for r in res["rows"] if r["generator"] == key}
             base = d.get(sizes[0])
-            L.append(f"| {GENERATORS[key][0]} | " + " | ".join(
-                _fmt(d[n] / base if base and n in d else None, ".2f") for n in sizes) + " |")
+            L.append(
+                f"| {GENERATORS[key][0]} | "
+                + " | ".join(
+                    _fmt(d[n] / base if base and n in d else None, ".2f") for n in sizes
+                )
+                + " |"
+            )
         L.append("")
     lp = res.get("loop")
     if lp:
@@ -449,47 +582,72 @@ def write_markdown(res, path):
         L.append("")
         L.append("| Mode | rows | wall s | ms/CF | loop ÷ mode | validity |")
         L.append("|---|---:|---:|---:|---:|---:|")
-        L.append(f"| one `explain` per row | {lp['rows']} | {lp['loop_s']:.3f} | "
-                 f"{lp['loop_ms_per_cf']:.2f} | 1.0 | {lp['validity_loop']:.3f} |")
-        L.append(f"| one `explain` on all rows | {lp['rows']} | {lp['batched_s']:.3f} | "
-                 f"{lp['batched_ms_per_cf']:.2f} | {lp['speedup_same_rows']:.1f} | "
-                 f"{lp['validity_batched']:.3f} |")
+        L.append(
+            f"| one `explain` per row | {lp['rows']} | {lp['loop_s']:.3f} | "
+            f"{lp['loop_ms_per_cf']:.2f} | 1.0 | {lp['validity_loop']:.3f} |"
+        )
+        L.append(
+            f"| one `explain` on all rows | {lp['rows']} | {lp['batched_s']:.3f} | "
+            f"{lp['batched_ms_per_cf']:.2f} | {lp['speedup_same_rows']:.1f} | "
+            f"{lp['validity_batched']:.3f} |"
+        )
         if "speedup_vs_largest_n" in lp:
-            L.append(f"| one `explain` at N={lp['largest_n']:,} | {lp['largest_n']:,} | "
-                     f"{lp['batched_largest_s']:.3f} | {lp['batched_largest_ms_per_cf']:.3f} | "
-                     f"{lp['speedup_vs_largest_n']:.1f} | {lp['validity_largest']:.3f} |")
+            L.append(
+                f"| one `explain` at N={lp['largest_n']:,} | {lp['largest_n']:,} | "
+                f"{lp['batched_largest_s']:.3f} | "
+                f"{lp['batched_largest_ms_per_cf']:.3f} | "
+                f"{lp['speedup_vs_largest_n']:.1f} | {lp['validity_largest']:.3f} |"
+            )
         L.append("")
-        L.append(f"Loop and batched counterfactuals agree within 1e-4 on "
-                 f"{lp['rows_identical_1e-4']}/{lp['rows']} rows (max abs difference "
-                 f"{lp['max_abs_diff_cf']:.2e}).")
+        L.append(
+            f"Loop and batched counterfactuals agree within 1e-4 on "
+            f"{lp['rows_identical_1e-4']}/{lp['rows']} rows (max abs difference "
+            f"{lp['max_abs_diff_cf']:.2e})."
+        )
         L.append("")
     art = res.get("art")
     if art:
-        L.append(f"## External baseline: ART {art['art_version']} `ElasticNet` "
-                 f"({art['rows']} rows, targeted at class 1, β=0.1, κ=0)")
+        L.append(
+            f"## External baseline: ART {art['art_version']} `ElasticNet` "
+            f"({art['rows']} rows, targeted at class 1, β=0.1, κ=0)"
+        )
         L.append("")
-        L.append("| Implementation | ms/CF | time ÷ skcf | validity | ℓ0 | ℓ1 | ℓ1 ÷ skcf | ℓ2 |"
-                 " β·ℓ1+ℓ2² | EN cost ÷ skcf | rows outside skcf bounds |")
-        L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        L.append(
+            "| Implementation | ms/CF | time ÷ skcf | iters/row | validity | ℓ0 | ℓ1 | "
+            "ℓ1 ÷ skcf | ℓ2 | β·ℓ1+ℓ2² | EN cost ÷ skcf | rows outside skcf bounds |"
+        )
+        L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         s = art["skcf"]
-        L.append(f"| skcf EN (β=0.1) | {s['ms_per_cf']:.2f} | 1.0 | {s['validity']:.3f} | "
-                 f"{s['mean_l0']:.1f} | {s['mean_l1']:.3f} | 1.00 | {s['mean_l2']:.3f} | "
-                 f"{s['mean_en_cost']:.4f} | 1.00 | 0 |")
+        L.append(
+            f"| skcf EN (β=0.1) | {s['ms_per_cf']:.2f} | 1.0 | "
+            f"{s['mean_n_iter']:.0f} | "
+            f"{s['validity']:.3f} | "
+            f"{s['mean_l0']:.1f} | {s['mean_l1']:.3f} | 1.00 | {s['mean_l2']:.3f} | "
+            f"{s['mean_en_cost']:.4f} | 1.00 | 0 |"
+        )
         for r in art["runs"]:
             p = r["params"]
-            L.append(f"| {r['config']} (lr {p.get('learning_rate')}, "
-                     f"{p.get('binary_search_steps')}×{p.get('max_iter')} it, "
-                     f"c₀ {p.get('initial_const')}, batch {p.get('batch_size')}) | "
-                     f"{r['ms_per_cf']:.2f} | {r['time_ratio_art_over_skcf']:.1f} | "
-                     f"{r['validity']:.3f} | {r['mean_l0']:.1f} | {r['mean_l1']:.3f} | "
-                     f"{r['l1_ratio_art_over_skcf']:.2f} | {r['mean_l2']:.3f} | "
-                     f"{r['mean_en_cost']:.4f} | {r['en_ratio_art_over_skcf']:.2f} | "
-                     f"{r['rows_outside_skcf_bounds']} |")
+            L.append(
+                f"| {r['config']} (lr {p.get('learning_rate')}, "
+                f"{p.get('binary_search_steps')}×{p.get('max_iter')} it, "
+                f"c₀ {p.get('initial_const')}, batch {p.get('batch_size')}) | "
+                f"{r['ms_per_cf']:.2f} | {r['time_ratio_art_over_skcf']:.1f} | "
+                f"{r['iters_per_row']} | {r['validity']:.3f} | {r['mean_l0']:.1f} | "
+                f"{r['mean_l1']:.3f} | "
+                f"{r['l1_ratio_art_over_skcf']:.2f} | {r['mean_l2']:.3f} | "
+                f"{r['mean_en_cost']:.4f} | {r['en_ratio_art_over_skcf']:.2f} | "
+                f"{r['rows_outside_skcf_bounds']} |"
+            )
         L.append("")
-        L.append("ART's shrinkage step clips every feature to [0, 1] (an image-domain "
-                 "assumption), so standardised numeric columns that move are pulled into "
-                 "[0, 1]; its threshold is β rather than lr·β. Distances are means over "
-                 "valid rows.")
+        L.append(
+            "ART's shrinkage step clips every feature to [0, 1] (an image-domain "
+            "assumption), so standardised numeric columns that move are pulled into "
+            "[0, 1]; its soft-threshold is β per step, not lr·β, so it weights ℓ1 "
+            "more than the stated objective (sparser, higher β·ℓ1+ℓ2²). ART runs "
+            "every row for binary_search_steps × max_iter iterations; skcf's "
+            "iters/row is the mean over rows of iterations actually run (rows stop "
+            "on `patience`). Distances are means over valid rows."
+        )
         L.append("")
     elif res.get("art_skipped"):
         L.append("ART baseline: skipped (" + res["art_skipped"] + ").")
@@ -500,33 +658,73 @@ def write_markdown(res, path):
 
 # ------------------------------------------------------------------- main
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    p.add_argument("--sizes", "--n-samples", dest="sizes", type=int, nargs="+",
-                   default=None, help="query sizes N (default 100 1000 10000)")
-    p.add_argument("--generators", nargs="+", choices=list(GENERATORS),
-                   default=list(GENERATORS))
+    p.add_argument(
+        "--sizes",
+        "--n-samples",
+        dest="sizes",
+        type=int,
+        nargs="+",
+        default=None,
+        help="query sizes N (default 100 1000 10000)",
+    )
+    p.add_argument(
+        "--generators", nargs="+", choices=list(GENERATORS), default=list(GENERATORS)
+    )
     p.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--quick", action="store_true",
-                   help="smoke run under a minute: N 100 1000, fewer epochs and rows")
-    p.add_argument("--epochs", type=int, default=None, help="training epochs (default 40)")
-    p.add_argument("--batch-size", type=int, default=10_000,
-                   help="generator batch_size (rows per engine chunk)")
-    p.add_argument("--loop-rows", type=int, default=None,
-                   help="rows for the one-row-per-call baseline (default 50)")
-    p.add_argument("--repeats", type=int, default=3,
-                   help="timed repeats per size (stopped once --repeat-budget is spent)")
-    p.add_argument("--repeat-budget", type=float, default=2.0,
-                   help="seconds after which a size is not repeated")
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch.set_num_threads (default: torch's own choice)")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run under a minute: N 100 1000, fewer epochs and rows",
+    )
+    p.add_argument(
+        "--epochs", type=int, default=None, help="training epochs (default 40)"
+    )
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=10_000,
+        help="generator batch_size (rows per engine chunk)",
+    )
+    p.add_argument(
+        "--loop-rows",
+        type=int,
+        default=None,
+        help="rows for the one-row-per-call baseline (default 50)",
+    )
+    p.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="timed repeats per size (stopped once --repeat-budget is spent)",
+    )
+    p.add_argument(
+        "--repeat-budget",
+        type=float,
+        default=2.0,
+        help="seconds after which a size is not repeated",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch.set_num_threads (default: torch's own choice)",
+    )
     p.add_argument("--no-art", action="store_true", help="skip the ART baseline")
-    p.add_argument("--art-rows", type=int, default=None, help="rows for ART (default 100)")
+    p.add_argument(
+        "--art-rows", type=int, default=None, help="rows for ART (default 100)"
+    )
     p.add_argument("--art-batch-size", type=int, default=100)
-    p.add_argument("--profile", action="store_true",
-                   help="also write cProfile / torch.profiler output for one generator")
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="also write cProfile / torch.profiler output for one generator",
+    )
     p.add_argument("--profile-generator", choices=list(GENERATORS), default="en")
     p.add_argument("--profile-rows", type=int, default=1000)
     args = p.parse_args(argv)
@@ -548,10 +746,12 @@ def parse_args(argv=None):
 
 def busy_cores(seconds=1.0):
     """Cores kept busy by *all* processes over ``seconds`` (Linux; None elsewhere)."""
+
     def read():
         f = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
         v = [int(x) for x in f]
         return sum(v) - v[3] - v[4], sum(v)  # busy, total (idle + iowait excluded)
+
     try:
         b0, t0 = read()
         time.sleep(seconds)
@@ -559,6 +759,29 @@ def busy_cores(seconds=1.0):
     except (OSError, ValueError, IndexError):
         return None
     return (os.cpu_count() or 1) * (b1 - b0) / max(t1 - t0, 1)
+
+
+def git_state():
+    """Commit of the checkout and skcf files changed since (None outside git)."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    try:
+        run = lambda *a: subprocess.run(  # noqa: E731
+            ["git", *a],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        commit = run("rev-parse", "--short", "HEAD")
+        dirty = [
+            line[3:] for line in run("status", "--porcelain", "--", "skcf").splitlines()
+        ]
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"commit": commit, "modified_skcf_files": dirty}
 
 
 def load_average():
@@ -582,15 +805,22 @@ def environment(args):
             pass
     try:
         import art
+
         art_version = art.__version__
     except ImportError:
         art_version = None
     return {
-        "device_name": name, "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
-        "platform": platform.platform(), "torch": torch.__version__,
-        "sklearn": sklearn.__version__, "skorch": skorch.__version__,
-        "numpy": np.__version__, "skcf": skcf.__version__, "art": art_version,
+        "device_name": name,
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "torch": torch.__version__,
+        "sklearn": sklearn.__version__,
+        "skorch": skorch.__version__,
+        "numpy": np.__version__,
+        "skcf": skcf.__version__,
+        "art": art_version,
     }
 
 
@@ -606,19 +836,25 @@ def main(argv=None):
     args.out.mkdir(parents=True, exist_ok=True)
     suffix = f"{args.device}{'_quick' if args.quick else ''}"
     env = environment(args)
+    env["git"] = git_state()
     env["busy_cores_before"] = busy_cores()
     env["load_average_before"] = load_average()
-    log(f"bench_speed: device={args.device} ({env['device_name']}), torch "
-        f"{env['torch']}, {env['torch_threads']} threads, sizes {args.sizes}")
+    log(
+        f"bench_speed: device={args.device} ({env['device_name']}), torch "
+        f"{env['torch']}, {env['torch_threads']} threads, sizes {args.sizes}"
+    )
 
     bunch = load_german_credit()
     X = bunch.data.astype(np.float32)
     y = bunch.target
-    Xtr, Xte, ytr, yte = train_test_split(X, y, train_size=700, test_size=300,
-                                          random_state=args.seed, stratify=y)
+    Xtr, Xte, ytr, yte = train_test_split(
+        X, y, train_size=700, test_size=300, random_state=args.seed, stratify=y
+    )
     net, model_info = train_net(Xtr, ytr, Xte, yte, args)
-    log(f"  MLP: {args.epochs} epochs in {model_info['train_seconds']:.1f} s, test "
-        f"accuracy {model_info['test_accuracy']:.3f}")
+    log(
+        f"  MLP: {args.epochs} epochs in {model_info['train_seconds']:.1f} s, test "
+        f"accuracy {model_info['test_accuracy']:.3f}"
+    )
     pool = Xte[net.predict(Xte) == 0]
     if len(pool) == 0:
         raise SystemExit("the net predicts no test row as unfavourable")
@@ -635,10 +871,13 @@ def main(argv=None):
     en_rows = [r for r in rows if r["generator"] == "en"]
     if loop and en_rows:
         big = max(en_rows, key=lambda r: r["n"])
-        loop.update(largest_n=big["n"], batched_largest_s=big["wall_s"],
-                    batched_largest_ms_per_cf=big["ms_per_cf"],
-                    validity_largest=big["validity"],
-                    speedup_vs_largest_n=loop["loop_ms_per_cf"] / big["ms_per_cf"])
+        loop.update(
+            largest_n=big["n"],
+            batched_largest_s=big["wall_s"],
+            batched_largest_ms_per_cf=big["ms_per_cf"],
+            validity_largest=big["validity"],
+            speedup_vs_largest_n=loop["loop_ms_per_cf"] / big["ms_per_cf"],
+        )
 
     art, art_skipped = None, None
     if args.no_art:
@@ -651,15 +890,25 @@ def main(argv=None):
 
     if args.profile:
         log("profile:")
-        profile_generator(net, Xtr, Q, args,
-                          args.out / f"bench_speed_{suffix}_profile.txt", log)
+        profile_generator(
+            net, Xtr, Q, args, args.out / f"bench_speed_{suffix}_profile.txt", log
+        )
 
     res = {
-        "benchmark": "bench_speed", "device": args.device, "quick": args.quick,
-        "seed": args.seed, "environment": env,
-        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-        "model": model_info, "query_pool": int(len(pool)), "rows": rows, "loop": loop,
-        "art": art, "art_skipped": art_skipped,
+        "benchmark": "bench_speed",
+        "device": args.device,
+        "quick": args.quick,
+        "seed": args.seed,
+        "environment": env,
+        "args": {
+            k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
+        },
+        "model": model_info,
+        "query_pool": int(len(pool)),
+        "rows": rows,
+        "loop": loop,
+        "art": art,
+        "art_skipped": art_skipped,
     }
     res["targets"] = evaluate_targets(rows, loop, args)
     env["load_average_after"] = load_average()

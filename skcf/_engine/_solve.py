@@ -151,8 +151,10 @@ class _Problem:
             self.n_iter[r] += 1
             done = ok if self.early_stop else torch.zeros_like(ok)
             if self.patience:
-                improved = loss < best_loss[active] - 1e-6 * best_loss[active].abs()
-                best_loss[active] = torch.where(improved, loss, best_loss[active])
+                prev = best_loss[active]
+                # relative improvement; the first finite loss always improves on inf
+                improved = (loss < prev - 1e-6 * prev.abs()) | ~torch.isfinite(prev)
+                best_loss[active] = torch.where(improved, loss, prev)
                 stall[active] = torch.where(improved, 0, stall[active] + 1)
                 done = done | (stall[active] >= self.patience)
             lo, hi = self.lo[r], self.hi[r]

@@ -220,3 +220,15 @@ def test_pgd_needs_radius_search(linear_problem):
     with pytest.raises(ValueError, match="RadiusSearch"):
         solve(model, x0, torch.ones(len(x0)), terms=[CrossEntropyLoss()],
               solver=ProjectedGradient("l2"))
+
+
+def test_patience_stops_on_plateau_not_before(linear_problem):
+    """Rows keep going while the loss improves and stop once it plateaus."""
+    model, x0, _ = linear_problem
+    kw = dict(terms=[HingeLoss(), L2Distance()], solver=FISTA(0.01), max_iter=300,
+              early_stop=False)
+    res = solve(model, x0, torch.ones(len(x0)), patience=10, **kw)
+    assert res.n_iter.max() > 10  # regression: the first loss must count as progress
+    assert res.n_iter.min() < 300  # and the plateau does stop rows early
+    full = solve(model, x0, torch.ones(len(x0)), **kw)
+    assert (full.n_iter == 300).all()
