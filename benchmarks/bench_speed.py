@@ -489,6 +489,30 @@ def _fmt(x, spec):
     )
 
 
+def starved_runs(rows, env, args):
+    """Runs (of at least 0.2 s) during which this process got too little CPU."""
+    if args.device == "cuda":
+        return []
+    threads = env["torch_threads"]
+    return [
+        f"{r['generator']}@{r['n']}"
+        for r in rows
+        if r["wall_s"] >= 0.2 and r["cpu_per_wall"] < 0.75 * threads
+    ]
+
+
+def contention_note(res):
+    runs = res["starved_runs"]
+    shown = ", ".join(runs[:6]) + (", ..." if len(runs) > 6 else "")
+    return (
+        f"{len(runs)} timed runs ({shown})"
+        f" got less than 75 % of {res['environment']['torch_threads']} torch threads' "
+        "worth of CPU: other processes were competing, and with more torch threads "
+        "than free cores torch's thread pool can slow down many-fold. Rerun on an idle "
+        "machine, or with --threads 1."
+    )
+
+
 def write_markdown(res, path):
     L = []
     env = res["environment"]
@@ -522,6 +546,10 @@ def write_markdown(res, path):
             f"process's CPU seconds per wall second (≈ torch threads when it had the "
             f"cores to itself)."
         )
+    if res.get("starved_runs"):
+        L.append("")
+        L.append(f"**Warning: timings are not trustworthy.** {contention_note(res)}")
+        L.append("")
     m = res["model"]
     L.append(
         f"German credit (61 features), 700/300 split; MLP 128-64-16 ReLU, "
@@ -911,6 +939,7 @@ def main(argv=None):
         "art_skipped": art_skipped,
     }
     res["targets"] = evaluate_targets(rows, loop, args)
+    res["starved_runs"] = starved_runs(rows, env, args)
     env["load_average_after"] = load_average()
     res["total_seconds"] = time.perf_counter() - t_start
     json_path = args.out / f"bench_speed_{suffix}.json"
@@ -921,6 +950,8 @@ def main(argv=None):
     for t in res["targets"]:
         status = "SKIP" if t["ok"] is None else ("PASS" if t["ok"] else "FAIL")
         log(f"  {status} {t['target']}: {t['detail']}")
+    if res["starved_runs"]:
+        log(f"WARNING: {contention_note(res)}")
     log(f"wrote {json_path} and {md_path} ({res['total_seconds']:.1f} s)")
 
 

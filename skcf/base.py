@@ -78,8 +78,20 @@ class CounterfactualSet:
     (0.5, [1.0, 0.0])
     """
 
-    def __init__(self, *, X, X_cf, y_pred, y_cf_pred, target, valid, violations, n_iter,
-                 feature_names, elapsed):
+    def __init__(
+        self,
+        *,
+        X,
+        X_cf,
+        y_pred,
+        y_cf_pred,
+        target,
+        valid,
+        violations,
+        n_iter,
+        feature_names,
+        elapsed,
+    ):
         self.X = X
         self.X_cf = X_cf
         self.y_pred = y_pred
@@ -97,7 +109,9 @@ class CounterfactualSet:
     @property
     def delta(self) -> np.ndarray:
         """``X_cf - X``."""
-        return np.asarray(self.X_cf, dtype=np.float64) - np.asarray(self.X, dtype=np.float64)
+        return np.asarray(self.X_cf, dtype=np.float64) - np.asarray(
+            self.X, dtype=np.float64
+        )
 
     @property
     def l0(self) -> np.ndarray:
@@ -145,14 +159,25 @@ class CounterfactualSet:
             raise ValueError(f"kind must be 'counterfactual' or 'delta', got {kind!r}")
         values = self.X_cf if kind == "counterfactual" else self.delta
         frame = pd.DataFrame(np.asarray(values), columns=list(self.feature_names))
-        for name in ("y_pred", "y_cf_pred", "target", "valid", "violations", "n_iter",
-                     "l0", "l1", "l2"):
+        for name in (
+            "y_pred",
+            "y_cf_pred",
+            "target",
+            "valid",
+            "violations",
+            "n_iter",
+            "l0",
+            "l1",
+            "l2",
+        ):
             frame[name] = getattr(self, name)
         return frame
 
     def __repr__(self) -> str:
-        return (f"CounterfactualSet(n={len(self)}, validity={self.validity:.3f}, "
-                f"mean_l1={float(np.mean(self.l1)) if len(self) else 0:.3f})")
+        return (
+            f"CounterfactualSet(n={len(self)}, validity={self.validity:.3f}, "
+            f"mean_l1={float(np.mean(self.l1)) if len(self) else 0:.3f})"
+        )
 
 
 class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
@@ -189,8 +214,11 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         estimator = self.estimator
         if not (_is_fitted(estimator) or hasattr(estimator, "logits")):
             return super().__sklearn_clone__()
-        params = {k: clone(v, safe=False)
-                  for k, v in self.get_params(deep=False).items() if k != "estimator"}
+        params = {
+            k: clone(v, safe=False)
+            for k, v in self.get_params(deep=False).items()
+            if k != "estimator"
+        }
         new = type(self)(estimator, **params)
         if hasattr(self, "_sklearn_output_config"):
             new._sklearn_output_config = dict(self._sklearn_output_config)
@@ -223,7 +251,8 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         if len(self.classes_) != n_out:
             raise ValueError(
                 f"The model has {n_out} outputs but {len(self.classes_)} classes "
-                f"{self.classes_!r}; check the estimator's classes_.")
+                f"{self.classes_!r}; check the estimator's classes_."
+            )
         self._check_target_param()
         self.scale_ = _robust_scale(X)
         self.constraints_ = self._build_constraints(X)
@@ -246,9 +275,9 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         if y is None:
             raise ValueError(
                 f"The estimator {type(est).__name__} is not fitted, so "
-                f"{type(self).__name__} requires y to be passed, but the target y is None; "
-                "pass a fitted model or "
-                "call fit(X, y).")
+                f"{type(self).__name__} requires y to be passed, but the target y "
+                "is None; pass a fitted model or call fit(X, y)."
+            )
         est = clone(est)
         if _is_skorch(est):
             labels = LabelEncoder().fit(y)
@@ -280,7 +309,8 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
                 raise ValueError(
                     f"target='opposite' needs a binary model, but the model has "
                     f"{len(self.classes_)} classes {self.classes_.tolist()}; pass a "
-                    "class label or target='other'.")
+                    "class label or target='other'."
+                )
             return
         self._label_to_index(np.asarray([t], dtype=object), "target")
 
@@ -293,7 +323,8 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
                 raise ValueError(
                     f"Unknown {name} {lab!r} for {type(self).__name__}: the model's "
                     f"classes are {self.classes_.tolist()}; use one of them, "
-                    "'opposite' (binary) or 'other'.")
+                    "'opposite' (binary) or 'other'."
+                )
             idx[i] = matches[0]
         return idx
 
@@ -311,17 +342,24 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
                 if not -n <= int(f) < n:
                     raise ConstraintError(
                         f"{name} refers to feature index {int(f)}, but X has {n} "
-                        "features.")
+                        "features."
+                    )
                 out.append(int(f) % n)
             elif isinstance(f, str):
                 if f not in names:
-                    hint = ("X has no column names; pass a DataFrame or use indices"
-                            if not names else f"known names: {names[:10]}...")
-                    raise ConstraintError(f"{name} refers to unknown feature {f!r} ({hint}).")
+                    hint = (
+                        "X has no column names; pass a DataFrame or use indices"
+                        if not names
+                        else f"known names: {names[:10]}..."
+                    )
+                    raise ConstraintError(
+                        f"{name} refers to unknown feature {f!r} ({hint})."
+                    )
                 out.append(names.index(f))
             else:
                 raise ConstraintError(
-                    f"{name} must hold feature indices or column names, got {f!r}.")
+                    f"{name} must hold feature indices or column names, got {f!r}."
+                )
         return np.unique(np.asarray(out, dtype=np.int64))
 
     def _build_constraints(self, X):
@@ -332,23 +370,28 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         both = np.intersect1d(inc, dec)
         if both.size:
             raise ConstraintError(
-                f"Features {both.tolist()} are in both increase_only and decrease_only; "
-                "list them in immutable instead.")
+                f"Features {both.tolist()} are in both increase_only and "
+                "decrease_only; list them in immutable instead."
+            )
         groups = []
         seen = set()
         for g in self.categorical or []:
             idx = self._feature_indices(g, "categorical")
             if idx.size < 2:
                 raise ConstraintError(
-                    f"A categorical group needs at least 2 one-hot columns, got {g!r}.")
+                    f"A categorical group needs at least 2 one-hot columns, got {g!r}."
+                )
             if seen & set(idx.tolist()):
-                raise ConstraintError(f"Categorical groups overlap on {sorted(seen & set(idx))}.")
+                raise ConstraintError(
+                    f"Categorical groups overlap on {sorted(seen & set(idx))}."
+                )
             seen |= set(idx.tolist())
             block = X[:, idx]
             if not (np.isin(block, (0, 1)).all() and np.allclose(block.sum(axis=1), 1)):
                 raise ConstraintError(
                     f"Categorical group {g!r} is not one-hot in X (each row needs "
-                    "exactly one 1 and zeros elsewhere).")
+                    "exactly one 1 and zeros elsewhere)."
+                )
             groups.append(idx)
         integer = self._feature_indices(self.integer, "integer")
         lower, upper = self._bounds(X)
@@ -358,19 +401,25 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         bad = np.flatnonzero(lower > upper)
         if bad.size:
             raise ConstraintError(
-                f"Empty bounds for features {bad.tolist()}: lower {lower[bad].tolist()} > "
-                f"upper {upper[bad].tolist()}.")
+                f"Empty bounds for features {bad.tolist()}: lower "
+                f"{lower[bad].tolist()} > upper {upper[bad].tolist()}."
+            )
         mutable = np.ones(d, dtype=bool)
         mutable[immutable] = False
         if not mutable.any():
             raise ConstraintError(
                 "Every feature is immutable: no counterfactual can exist. Remove "
-                "some features from immutable.")
+                "some features from immutable."
+            )
         mask = np.zeros(d, dtype=bool)
         return {
-            "lower": lower, "upper": upper, "mutable": mutable,
-            "increase_only": _mask(d, inc), "decrease_only": _mask(d, dec),
-            "groups": groups, "integer": _mask(d, integer) if integer.size else mask,
+            "lower": lower,
+            "upper": upper,
+            "mutable": mutable,
+            "increase_only": _mask(d, inc),
+            "decrease_only": _mask(d, dec),
+            "groups": groups,
+            "integer": _mask(d, integer) if integer.size else mask,
         }
 
     def _bounds(self, X):
@@ -398,9 +447,14 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         c = self.constraints_
         t = lambda a: torch.as_tensor(a, device=device)  # noqa: E731
         return Constraints(
-            t(c["lower"]).to(dtype), t(c["upper"]).to(dtype), t(c["mutable"]),
-            t(c["increase_only"]), t(c["decrease_only"]),
-            [t(g) for g in c["groups"]], t(c["integer"]))
+            t(c["lower"]).to(dtype),
+            t(c["upper"]).to(dtype),
+            t(c["mutable"]),
+            t(c["increase_only"]),
+            t(c["decrease_only"]),
+            [t(g) for g in c["groups"]],
+            t(c["integer"]),
+        )
 
     # ---------------------------------------------------------- transform
     def transform(self, X):
@@ -466,15 +520,25 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
                 f"{type(self).__name__}: {n_bad} of {n} rows got no valid "
                 "counterfactual; they are returned unchanged and flagged in "
                 "explain(X).valid. Try a larger max_iter, looser constraints or "
-                "another target.", CounterfactualWarning, stacklevel=2)
+                "another target.",
+                CounterfactualWarning,
+                stacklevel=2,
+            )
         if self.verbose:
             print(f"[{type(self).__name__}] {n - n_bad}/{n} valid in {elapsed:.2f}s")
         target_labels = np.where(untargeted, "other", self.classes_[tgt].astype(object))
         return CounterfactualSet(
-            X=X, X_cf=X_cf, y_pred=self.classes_[y0], y_cf_pred=self.classes_[y_cf],
-            target=target_labels, valid=valid, violations=violations,
-            n_iter=n_iter, feature_names=self.get_feature_names_out(),
-            elapsed=elapsed)
+            X=X,
+            X_cf=X_cf,
+            y_pred=self.classes_[y0],
+            y_cf_pred=self.classes_[y_cf],
+            target=target_labels,
+            valid=valid,
+            violations=violations,
+            n_iter=n_iter,
+            feature_names=self.get_feature_names_out(),
+            elapsed=elapsed,
+        )
 
     def _resolve_targets(self, target, y0, n):
         spec = self.target if target is None else target
@@ -486,11 +550,13 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             return y0.copy(), np.ones(n, dtype=bool)
         arr = np.asarray(spec, dtype=object)
         if arr.ndim == 0:
-            return np.full(n, self._label_to_index(arr.reshape(1), "target")[0]), np.zeros(
-                n, dtype=bool)
+            return np.full(
+                n, self._label_to_index(arr.reshape(1), "target")[0]
+            ), np.zeros(n, dtype=bool)
         if arr.shape != (n,):
             raise ValueError(
-                f"target must be a scalar or have shape ({n},), got shape {arr.shape}.")
+                f"target must be a scalar or have shape ({n},), got shape {arr.shape}."
+            )
         untargeted = np.array([isinstance(a, str) and a == "other" for a in arr])
         tgt = y0.copy()
         if (~untargeted).any():
@@ -511,11 +577,18 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             progress = lambda it: tqdm(it, desc=type(self).__name__)  # noqa: E731
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         res = solve(
-            model, x0, torch.as_tensor(tgt, device=device),
+            model,
+            x0,
+            torch.as_tensor(tgt, device=device),
             constraints=self._engine_constraints(device, dtype),
             untargeted=torch.as_tensor(untargeted, device=device),
-            y0=torch.as_tensor(y0, device=device), tau=self.tau,
-            batch_size=self.batch_size, seed=int(seed), progress=progress, **config)
+            y0=torch.as_tensor(y0, device=device),
+            tau=self.tau,
+            batch_size=self.batch_size,
+            seed=int(seed),
+            progress=progress,
+            **config,
+        )
         # keep untouched features bit-identical to the input
         delta = (res.x_cf - x0).detach().cpu().numpy().astype(np.float64)
         X_cf = (X.astype(np.float64) + delta).astype(X.dtype)
@@ -526,8 +599,10 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         if not len(X):
             return np.zeros(0, dtype=np.int64)
         cons = self._engine_constraints("cpu", torch.float64)
-        return cons.violations(torch.as_tensor(X_cf, dtype=torch.float64),
-                               torch.as_tensor(X, dtype=torch.float64)).numpy()
+        return cons.violations(
+            torch.as_tensor(X_cf, dtype=torch.float64),
+            torch.as_tensor(X, dtype=torch.float64),
+        ).numpy()
 
     def _engine_config(self, scale):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -559,8 +634,9 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
-        tags.target_tags.required = not (_is_fitted(self.estimator)
-                                         or hasattr(self.estimator, "logits"))
+        tags.target_tags.required = not (
+            _is_fitted(self.estimator) or hasattr(self.estimator, "logits")
+        )
         tags.non_deterministic = False
         return tags
 

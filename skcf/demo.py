@@ -29,8 +29,9 @@ VARIANTS = {
         "Min-l1 (EAD beta=1, kappa=0.5)": dict(beta=1.0, confidence=0.5),
         "Min-l2 (EAD beta=0, kappa=0.5)": dict(beta=0.0, confidence=0.5),
     },
-    "PGDGenerator": {"FGSM (linf, eps=0.5)": dict(steps=1, min_eps=False, norm="linf",
-                                                 eps=0.5)},
+    "PGDGenerator": {
+        "FGSM (linf, eps=0.5)": dict(steps=1, min_eps=False, norm="linf", eps=0.5)
+    },
 }
 
 
@@ -39,9 +40,18 @@ def _train_net(X, y, hidden, epochs, device, seed=0):
 
     torch.manual_seed(seed)
     net = NeuralNetClassifier(
-        MLP, module__n_features=X.shape[1], module__hidden=hidden,
-        criterion=torch.nn.CrossEntropyLoss, optimizer=torch.optim.Adam, lr=1e-3,
-        max_epochs=epochs, batch_size=32, train_split=None, verbose=0, device=device)
+        MLP,
+        module__n_features=X.shape[1],
+        module__hidden=hidden,
+        criterion=torch.nn.CrossEntropyLoss,
+        optimizer=torch.optim.Adam,
+        lr=1e-3,
+        max_epochs=epochs,
+        batch_size=32,
+        train_split=None,
+        verbose=0,
+        device=device,
+    )
     return net.fit(X.astype(np.float32), y.astype(np.int64))
 
 
@@ -62,12 +72,16 @@ def run(out=".", device="cpu", n_queries=100, epochs=40, seed=0):
     train, test = idx[:700], idx[700:]
     net = _train_net(X[train], y[train], (128, 64, 16), epochs, device, seed)
     acc = float((net.predict(X[test]) == y[test]).mean())
-    print(f"German credit: {X.shape[1]} features, MLP 128-64-16, test accuracy {acc:.3f}")
+    print(
+        f"German credit: {X.shape[1]} features, MLP 128-64-16, test accuracy {acc:.3f}"
+    )
     query = X[test][net.predict(X[test]) == 0][:n_queries]
     cons = data.actionability
-    print(f"Explaining {len(query)} rows predicted 'bad credit' -> target 'good credit'; "
-          f"{len(cons['immutable'])} immutable, {len(cons['increase_only'])} "
-          f"increase-only columns, {len(cons['categorical'])} one-hot groups\n")
+    print(
+        f"Explaining {len(query)} rows predicted 'bad credit' -> target 'good credit'; "
+        f"{len(cons['immutable'])} immutable, {len(cons['increase_only'])} "
+        f"increase-only columns, {len(cons['categorical'])} one-hot groups\n"
+    )
 
     rows = []
     for label, cls, kw in _settings():
@@ -78,13 +92,17 @@ def run(out=".", device="cpu", n_queries=100, epochs=40, seed=0):
             cf = gen.explain(query)
         seconds = time.perf_counter() - start
         ok = cf.valid
-        rows.append(dict(
-            generator=label, validity=cf.validity,
-            l0=float(cf.l0[ok].mean()) if ok.any() else float("nan"),
-            l1=float(cf.l1[ok].mean()) if ok.any() else float("nan"),
-            l2=float(cf.l2[ok].mean()) if ok.any() else float("nan"),
-            violations=int(cf.violations.sum()),
-            ms_per_cf=1000 * seconds / max(len(query), 1)))
+        rows.append(
+            dict(
+                generator=label,
+                validity=cf.validity,
+                l0=float(cf.l0[ok].mean()) if ok.any() else float("nan"),
+                l1=float(cf.l1[ok].mean()) if ok.any() else float("nan"),
+                l2=float(cf.l2[ok].mean()) if ok.any() else float("nan"),
+                violations=int(cf.violations.sum()),
+                ms_per_cf=1000 * seconds / max(len(query), 1),
+            )
+        )
     _print_table(rows)
     path = _plot(Path(out), device, seed)
     print(f"\nWrote {path}")
@@ -92,13 +110,17 @@ def run(out=".", device="cpu", n_queries=100, epochs=40, seed=0):
 
 
 def _print_table(rows):
-    head = f"{'generator':34s} {'validity':>8s} {'l0':>6s} {'l1':>7s} {'l2':>7s} " \
-           f"{'viol.':>5s} {'ms/CF':>7s}"
+    head = (
+        f"{'generator':34s} {'validity':>8s} {'l0':>6s} {'l1':>7s} {'l2':>7s} "
+        f"{'viol.':>5s} {'ms/CF':>7s}"
+    )
     print(head)
     print("-" * len(head))
     for r in rows:
-        print(f"{r['generator']:34s} {r['validity']:8.2f} {r['l0']:6.2f} {r['l1']:7.3f} "
-              f"{r['l2']:7.3f} {r['violations']:5d} {r['ms_per_cf']:7.2f}")
+        print(
+            f"{r['generator']:34s} {r['validity']:8.2f} {r['l0']:6.2f} {r['l1']:7.3f} "
+            f"{r['l2']:7.3f} {r['violations']:5d} {r['ms_per_cf']:7.2f}"
+        )
     print("(l0/l1/l2: means over valid counterfactuals, in standardised units)")
 
 
@@ -117,15 +139,18 @@ def _plot(out, device, seed):
     settings = list(_settings())
     ncols = min(3, len(settings))
     nrows = -(-len(settings) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.8 * ncols, 3.6 * nrows), squeeze=False)
-    for ax in axes.ravel()[len(settings):]:
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(3.8 * ncols, 3.6 * nrows), squeeze=False
+    )
+    for ax in axes.ravel()[len(settings) :]:
         ax.axis("off")
     for ax, (label, cls, kw) in zip(axes.ravel(), settings, strict=False):
         gen = cls(net, random_state=seed, device=device, **kw).fit(X)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", CounterfactualWarning)
-            disp = CounterfactualDisplay.from_generator(gen, query, X_train=X, y_train=y,
-                                                        ax=ax)
+            disp = CounterfactualDisplay.from_generator(
+                gen, query, X_train=X, y_train=y, ax=ax
+            )
         disp.ax_.set_title(f"{label}\nvalidity {disp.valid.mean():.2f}", fontsize=9)
     fig.suptitle("skcf counterfactuals on moons (skorch MLP 32-32)")
     fig.tight_layout()

@@ -21,9 +21,15 @@ def seeds_fixed():
 
 
 def make_tabular(n_samples=300, n_features=6, n_classes=2, random_state=0):
-    X, y = make_classification(n_samples=n_samples, n_features=n_features,
-                               n_informative=4, n_redundant=0, n_classes=n_classes,
-                               class_sep=1.2, random_state=random_state)
+    X, y = make_classification(
+        n_samples=n_samples,
+        n_features=n_features,
+        n_informative=4,
+        n_redundant=0,
+        n_classes=n_classes,
+        class_sep=1.2,
+        random_state=random_state,
+    )
     return StandardScaler().fit_transform(X).astype(np.float32), y.astype(np.int64)
 
 
@@ -33,10 +39,19 @@ def train_skorch(X, y, *, softmax=True, n_out=2, max_epochs=30, seed=0):
     torch.manual_seed(seed)
     crit = torch.nn.NLLLoss if softmax else torch.nn.CrossEntropyLoss
     net = NeuralNetClassifier(
-        MLP, module__n_features=X.shape[1], module__n_classes=n_out,
-        module__hidden=(16,), module__softmax=softmax,
-        criterion=crit, max_epochs=max_epochs, lr=0.05, batch_size=64,
-        optimizer=torch.optim.Adam, train_split=None, verbose=0)
+        MLP,
+        module__n_features=X.shape[1],
+        module__n_classes=n_out,
+        module__hidden=(16,),
+        module__softmax=softmax,
+        criterion=crit,
+        max_epochs=max_epochs,
+        lr=0.05,
+        batch_size=64,
+        optimizer=torch.optim.Adam,
+        train_split=None,
+        verbose=0,
+    )
     return net.fit(X, y)
 
 

@@ -17,7 +17,8 @@ INIT_PARAMS = {
 EXPECTED_FAILED = {
     "check_transformer_n_iter": (
         "iterations happen in transform, per row and per search round; see "
-        "explain(X).n_iter (STYLE §4)"),
+        "explain(X).n_iter (STYLE §4)"
+    ),
 }
 
 
@@ -33,7 +34,8 @@ def _expected_failed_checks(estimator):
     return {}
 
 
-@parametrize_with_checks(list(_instances()),
-                         expected_failed_checks=_expected_failed_checks)
+@parametrize_with_checks(
+    list(_instances()), expected_failed_checks=_expected_failed_checks
+)
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)

@@ -114,7 +114,9 @@ class Constraints:
                 x[:, g] = torch.zeros_like(block).scatter_(1, winner, 1.0)
         if self.integer is not None and bool(self.integer.any()):
             rounded = torch.round(x)
-            rounded = torch.minimum(torch.maximum(rounded, torch.ceil(lo)), torch.floor(hi))
+            rounded = torch.minimum(
+                torch.maximum(rounded, torch.ceil(lo)), torch.floor(hi)
+            )
             x = torch.where(self.integer & self.mutable, rounded, x)
         return x
 

@@ -43,9 +43,10 @@ def _default_cost(terms: Sequence[Term]):
     dist = [t for t in terms if not t.is_prediction]
 
     def cost(ctx: TermContext) -> Tensor:
-        if not dist:
-            return (ctx.x - ctx.x0).norm(dim=1)
-        return sum(t(ctx) for t in dist)
+        total = (ctx.x - ctx.x0).norm(dim=1) if not dist else dist[0](ctx)
+        for t in dist[1:]:
+            total = total + t(ctx)
+        return total
 
     return cost
 
@@ -53,8 +54,24 @@ def _default_cost(terms: Sequence[Term]):
 class _Problem:
     """One chunk of rows and everything fixed during its search."""
 
-    def __init__(self, model, x0, target, untargeted, y0, terms, solver, cons,
-                 max_iter, early_stop, tau, margin, patience, cost_fn, extra):
+    def __init__(
+        self,
+        model,
+        x0,
+        target,
+        untargeted,
+        y0,
+        terms,
+        solver,
+        cons,
+        max_iter,
+        early_stop,
+        tau,
+        margin,
+        patience,
+        cost_fn,
+        extra,
+    ):
         self.model = model
         self.x0 = x0
         self.target = target
@@ -73,8 +90,11 @@ class _Problem:
         self.snapping = cons.needs_snapping
         self.groups = tuple(cons._mutable_groups())
         # The ℓ1 term goes to the prox in proximal solvers, to autograd elsewhere.
-        self.prox_terms = [t for t in terms if isinstance(t, L1Distance)] if (
-            solver.uses_prox) else []
+        self.prox_terms = (
+            [t for t in terms if isinstance(t, L1Distance)]
+            if (solver.uses_prox)
+            else []
+        )
         self.grad_terms = [t for t in terms if t not in self.prox_terms]
         self.pred_terms = [t for t in self.grad_terms if t.is_prediction]
         self.other_terms = [t for t in self.grad_terms if not t.is_prediction]
@@ -83,20 +103,33 @@ class _Problem:
         d = x0.shape[1]
         self.l1_threshold = (
             sum(t.prox_threshold(d, x0) for t in self.prox_terms)
-            if self.prox_terms else None
+            if self.prox_terms
+            else None
         )
         n = x0.shape[0]
         self.best_x = x0.clone()
-        self.best_cost = torch.full((n,), float("inf"), dtype=x0.dtype, device=x0.device)
+        self.best_cost = torch.full(
+            (n,), float("inf"), dtype=x0.dtype, device=x0.device
+        )
         self.found = torch.zeros(n, dtype=torch.bool, device=x0.device)
         self.n_iter = torch.zeros(n, dtype=torch.long, device=x0.device)
 
     def ctx(self, rows: Tensor, x: Tensor, logits: Tensor) -> TermContext:
-        extra = {k: v[rows] if isinstance(v, Tensor) and v.dim() > 0
-                 and v.shape[0] == self.x0.shape[0] else v
-                 for k, v in self.extra.items()}
-        return TermContext(x, self.x0[rows], logits, self.target[rows],
-                           self.untargeted[rows], self.y0[rows], extra)
+        extra = {
+            k: v[rows]
+            if isinstance(v, Tensor) and v.dim() > 0 and v.shape[0] == self.x0.shape[0]
+            else v
+            for k, v in self.extra.items()
+        }
+        return TermContext(
+            x,
+            self.x0[rows],
+            logits,
+            self.target[rows],
+            self.untargeted[rows],
+            self.y0[rows],
+            extra,
+        )
 
     def loss_and_grad(self, rows: Tensor, q: Tensor, c: Tensor):
         with torch.enable_grad():
@@ -120,8 +153,14 @@ class _Problem:
             logits = None
         if logits is None:
             logits = self.model(cand)
-        ok = is_valid(logits, self.target[rows], self.untargeted[rows], self.y0[rows],
-                      tau=self.tau, margin=self.margin)
+        ok = is_valid(
+            logits,
+            self.target[rows],
+            self.untargeted[rows],
+            self.y0[rows],
+            tau=self.tau,
+            margin=self.margin,
+        )
         cost = self.cost_fn(self.ctx(rows, cand, logits))
         better = ok & (cost < self.best_cost[rows])
         if bool(better.any()):
@@ -131,7 +170,9 @@ class _Problem:
             self.found[idx] = True
         return ok
 
-    def run(self, rows: Tensor, c: Tensor, radius: Tensor | None, start: Tensor) -> Tensor:
+    def run(
+        self, rows: Tensor, c: Tensor, radius: Tensor | None, start: Tensor
+    ) -> Tensor:
         """Run the solver from ``start`` on ``rows``; return per-row success."""
         solver = self.solver
         state = solver.init(start)
@@ -158,11 +199,22 @@ class _Problem:
                 stall[active] = torch.where(improved, 0, stall[active] + 1)
                 done = done | (stall[active] >= self.patience)
             lo, hi = self.lo[r], self.hi[r]
+
+            def project(x: Tensor, lo: Tensor = lo, hi: Tensor = hi) -> Tensor:
+                return self.cons.project(x, lo, hi)
+
             sctx = StepContext(
-                self.x0[r], lo, hi, lambda x, lo=lo, hi=hi: self.cons.project(x, lo, hi),
-                self.grad_mask, it, self.max_iter,
-                self.l1_threshold, None if radius is None else radius[active],
-                self.groups)
+                self.x0[r],
+                lo,
+                hi,
+                project,
+                self.grad_mask,
+                it,
+                self.max_iter,
+                self.l1_threshold,
+                None if radius is None else radius[active],
+                self.groups,
+            )
             solver.step(sub, grad, sctx)
             for k, v in sub.items():  # never let a non-finite value through
                 if v.shape == sctx.x0.shape:
@@ -176,7 +228,9 @@ class _Problem:
         else:  # the last step's iterate has not been looked at yet
             if active.shape[0]:
                 sub = {k: v[active] for k, v in state.items()}
-                success[active] |= self.consider(rows[active], solver.candidate(sub), None)
+                success[active] |= self.consider(
+                    rows[active], solver.candidate(sub), None
+                )
         return success
 
 
@@ -255,11 +309,16 @@ def solve(
     device, dtype = x0.device, x0.dtype
     cons = (constraints or Constraints.unconstrained(d)).to(device, dtype)
     target = target.to(device=device, dtype=torch.long)
-    untargeted = (torch.zeros(n, dtype=torch.bool, device=device) if untargeted is None
-                  else untargeted.to(device=device, dtype=torch.bool))
+    untargeted = (
+        torch.zeros(n, dtype=torch.bool, device=device)
+        if untargeted is None
+        else untargeted.to(device=device, dtype=torch.bool)
+    )
     if y0 is None:
         with torch.no_grad():
-            y0 = torch.cat([model(x0[i:i + 4096]).argmax(1) for i in range(0, n, 4096)])
+            y0 = torch.cat(
+                [model(x0[i : i + 4096]).argmax(1) for i in range(0, n, 4096)]
+            )
     y0 = y0.to(device=device, dtype=torch.long)
     if solver.needs_radius and not isinstance(search, RadiusSearch):
         raise ValueError(f"{solver!r} needs a RadiusSearch, got {search!r}")
@@ -276,11 +335,27 @@ def solve(
     parts = []
     for s in chunks:
         sl = slice(s, min(s + step, n))
-        ex = {k: v[sl] if isinstance(v, Tensor) and v.dim() > 0 and v.shape[0] == n
-              else v for k, v in extra.items()}
-        prob = _Problem(model, x0[sl], target[sl], untargeted[sl], y0[sl], terms,
-                        solver, cons, max_iter, early_stop, tau, margin, patience,
-                        cost_fn, ex)
+        ex = {
+            k: v[sl] if isinstance(v, Tensor) and v.dim() > 0 and v.shape[0] == n else v
+            for k, v in extra.items()
+        }
+        prob = _Problem(
+            model,
+            x0[sl],
+            target[sl],
+            untargeted[sl],
+            y0[sl],
+            terms,
+            solver,
+            cons,
+            max_iter,
+            early_stop,
+            tau,
+            margin,
+            patience,
+            cost_fn,
+            ex,
+        )
         parts.append(_run_search(prob, search, None if noise is None else noise[sl]))
     return SearchResult.concat(parts)
 
@@ -308,8 +383,9 @@ def _run_search(prob: _Problem, search, noise: Tensor | None) -> SearchResult:
                 scale = radius.view(-1, 1)
                 if getattr(prob.solver, "norm", "linf") == "l2":
                     scale = scale / (x0.shape[1] ** 0.5)
-                start = prob.cons.project(start + noise[todo] * scale,
-                                          prob.lo[todo], prob.hi[todo])
+                start = prob.cons.project(
+                    start + noise[todo] * scale, prob.lo[todo], prob.hi[todo]
+                )
             success = prob.run(todo, ones[todo], radius, start)
             weight[todo[success]] = radius[success]
     else:
@@ -318,6 +394,9 @@ def _run_search(prob: _Problem, search, noise: Tensor | None) -> SearchResult:
     with torch.no_grad():
         logits = prob.model(prob.best_x)
         ctx = prob.ctx(rows, prob.best_x, logits)
-        losses = {f"{i}:{type(t).__name__}": t(ctx) for i, t in enumerate(prob.all_terms)}
-    return SearchResult(prob.best_x, prob.found, prob.n_iter, prob.best_cost, weight,
-                        losses)
+        losses = {
+            f"{i}:{type(t).__name__}": t(ctx) for i, t in enumerate(prob.all_terms)
+        }
+    return SearchResult(
+        prob.best_x, prob.found, prob.n_iter, prob.best_cost, weight, losses
+    )

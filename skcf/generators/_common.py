@@ -24,7 +24,7 @@ def prediction_term(loss, confidence=0.0):
 
 
 def feature_weights(spec, scale, n_features, name="feature_weights"):
-    """``"mad"`` -> 1/MAD, array -> as given, None -> None; as a tensor like ``scale``."""
+    """``"mad"`` -> 1/MAD, array -> as given, None -> None (tensor like ``scale``)."""
     if spec is None:
         return None
     if isinstance(spec, str):
@@ -33,5 +33,6 @@ def feature_weights(spec, scale, n_features, name="feature_weights"):
     if w.shape != (n_features,) or not np.all(np.isfinite(w)) or np.any(w < 0):
         raise ValueError(
             f"{name} must be 'mad', None or {n_features} finite non-negative "
-            f"weights, got shape {w.shape}.")
+            f"weights, got shape {w.shape}."
+        )
     return torch.as_tensor(w, dtype=scale.dtype, device=scale.device)

@@ -115,12 +115,31 @@ class ElasticNetGenerator(BaseGenerator):
         "feature_weights": feature_weights_constraint,
     }
 
-    def __init__(self, estimator, *, target="opposite", beta=0.1, confidence=0.0,
-                 initial_c=1.0, n_search_steps=5, lr=0.05, max_iter=100,
-                 decision_rule="EN", feature_weights=None, immutable=None,
-                 increase_only=None, decrease_only=None, bounds="infer",
-                 categorical=None, integer=None, tau=0.0, batch_size=1024,
-                 device=None, random_state=None, verbose=0):
+    def __init__(
+        self,
+        estimator,
+        *,
+        target="opposite",
+        beta=0.1,
+        confidence=0.0,
+        initial_c=1.0,
+        n_search_steps=5,
+        lr=0.05,
+        max_iter=100,
+        decision_rule="EN",
+        feature_weights=None,
+        immutable=None,
+        increase_only=None,
+        decrease_only=None,
+        bounds="infer",
+        categorical=None,
+        integer=None,
+        tau=0.0,
+        batch_size=1024,
+        device=None,
+        random_state=None,
+        verbose=0,
+    ):
         self.estimator = estimator
         self.target = target
         self.beta = beta

@@ -113,11 +113,31 @@ class PGDGenerator(BaseGenerator):
         "random_start": ["boolean"],
     }
 
-    def __init__(self, estimator, *, target="opposite", norm="l2", eps="auto",
-                 min_eps=True, n_radii=10, steps=50, step_size=None, loss="ce",
-                 random_start=False, immutable=None, increase_only=None,
-                 decrease_only=None, bounds="infer", categorical=None, integer=None,
-                 tau=0.0, batch_size=1024, device=None, random_state=None, verbose=0):
+    def __init__(
+        self,
+        estimator,
+        *,
+        target="opposite",
+        norm="l2",
+        eps="auto",
+        min_eps=True,
+        n_radii=10,
+        steps=50,
+        step_size=None,
+        loss="ce",
+        random_start=False,
+        immutable=None,
+        increase_only=None,
+        decrease_only=None,
+        bounds="infer",
+        categorical=None,
+        integer=None,
+        tau=0.0,
+        batch_size=1024,
+        device=None,
+        random_state=None,
+        verbose=0,
+    ):
         self.estimator = estimator
         self.target = target
         self.norm = norm
@@ -153,8 +173,11 @@ class PGDGenerator(BaseGenerator):
         return dict(
             terms=[prediction_term(self.loss)],
             solver=ProjectedGradient(self.norm, step_scale=step),
-            search=RadiusSearch(self.eps_, self.n_radii if self.min_eps else 1,
-                                random_start=self.random_start),
+            search=RadiusSearch(
+                self.eps_,
+                self.n_radii if self.min_eps else 1,
+                random_start=self.random_start,
+            ),
             max_iter=self.steps,
             early_stop=True,
         )

@@ -121,12 +121,32 @@ class WachterGenerator(BaseGenerator):
         "max_iter": max_iter_constraint,
     }
 
-    def __init__(self, estimator, *, target="opposite", lam=1.0, n_search_steps=5,
-                 loss="ce", confidence=0.0, distance="l1", feature_weights="mad",
-                 optimizer="adam", lr=0.05, max_iter=100, immutable=None,
-                 increase_only=None, decrease_only=None, bounds="infer",
-                 categorical=None, integer=None, tau=0.0, batch_size=1024,
-                 device=None, random_state=None, verbose=0):
+    def __init__(
+        self,
+        estimator,
+        *,
+        target="opposite",
+        lam=1.0,
+        n_search_steps=5,
+        loss="ce",
+        confidence=0.0,
+        distance="l1",
+        feature_weights="mad",
+        optimizer="adam",
+        lr=0.05,
+        max_iter=100,
+        immutable=None,
+        increase_only=None,
+        decrease_only=None,
+        bounds="infer",
+        categorical=None,
+        integer=None,
+        tau=0.0,
+        batch_size=1024,
+        device=None,
+        random_state=None,
+        verbose=0,
+    ):
         self.estimator = estimator
         self.target = target
         self.lam = lam
@@ -152,7 +172,7 @@ class WachterGenerator(BaseGenerator):
 
     def _engine_config(self, scale):
         w = feature_weights(self.feature_weights, scale, self.n_features_in_)
-        dist = (L1Distance(1.0, w) if self.distance == "l1" else L2Distance(1.0, w))
+        dist = L1Distance(1.0, w) if self.distance == "l1" else L2Distance(1.0, w)
         solver = Adam(self.lr) if self.optimizer == "adam" else SGD(self.lr)
         return dict(
             terms=[prediction_term(self.loss, self.confidence), dist],

@@ -14,10 +14,12 @@ __all__ = ["constraint_violations"]
 
 
 @validate_params(
-    {"X": ["array-like"],
-     "X_cf": ["array-like"],
-     "generator": [BaseGenerator],
-     "reduce": [StrOptions({"mean", "sum"}), None]},
+    {
+        "X": ["array-like"],
+        "X_cf": ["array-like"],
+        "generator": [BaseGenerator],
+        "reduce": [StrOptions({"mean", "sum"}), None],
+    },
     prefer_skip_nested_validation=True,
 )
 def constraint_violations(X, X_cf, *, generator, reduce=None):
@@ -74,11 +76,14 @@ def constraint_violations(X, X_cf, *, generator, reduce=None):
         raise ValueError(
             f"X has {X.shape[1]} features, but the 'generator' parameter of "
             f"constraint_violations ({type(generator).__name__}) was fitted on {d} "
-            "features.")
+            "features."
+        )
     if X.shape[0]:
         cons = generator._engine_constraints("cpu", torch.float64)
-        counts = cons.violations(torch.as_tensor(X_cf, dtype=torch.float64),
-                                 torch.as_tensor(X, dtype=torch.float64))
+        counts = cons.violations(
+            torch.as_tensor(X_cf, dtype=torch.float64),
+            torch.as_tensor(X, dtype=torch.float64),
+        )
         counts = counts.numpy().astype(np.int64)
     else:
         counts = np.zeros(0, dtype=np.int64)

@@ -29,15 +29,18 @@ _NORMS = {"l0", "l1", "l2", "linf"}
 
 def _check_pair(X, X_cf, func):
     """Validate ``X`` and ``X_cf`` as 2-D float arrays of the same shape."""
-    X = check_array(X, dtype=[np.float64, np.float32], ensure_min_samples=0,
-                    input_name="X")
-    X_cf = check_array(X_cf, dtype=[np.float64, np.float32], ensure_min_samples=0,
-                       input_name="X_cf")
+    X = check_array(
+        X, dtype=[np.float64, np.float32], ensure_min_samples=0, input_name="X"
+    )
+    X_cf = check_array(
+        X_cf, dtype=[np.float64, np.float32], ensure_min_samples=0, input_name="X_cf"
+    )
     if X.shape != X_cf.shape:
         raise ValueError(
             f"The 'X_cf' parameter of {func} must have the same shape as X "
             f"{X.shape}. Got shape {X_cf.shape} instead; pass one counterfactual "
-            "per factual row.")
+            "per factual row."
+        )
     return X, X_cf
 
 
@@ -50,11 +53,13 @@ def _check_valid(valid, n, func):
         raise TypeError(
             f"The 'valid' parameter of {func} must be a boolean mask of shape "
             f"({n},). Got an array of dtype {mask.dtype} instead; pass e.g. "
-            "cf.valid or an array of True/False.")
+            "cf.valid or an array of True/False."
+        )
     if mask.shape != (n,):
         raise ValueError(
             f"The 'valid' parameter of {func} must have shape ({n},). Got shape "
-            f"{mask.shape} instead.")
+            f"{mask.shape} instead."
+        )
     return mask
 
 
@@ -68,11 +73,13 @@ def _check_scale(scale, n_features, func):
         raise ValueError(
             f"The 'scale' parameter of {func} must have shape ({n_features},). Got "
             f"shape {scale.shape} instead; pass one scale per feature, e.g. "
-            "median_absolute_deviation(X_train).")
+            "median_absolute_deviation(X_train)."
+        )
     if not (np.isfinite(scale).all() and (scale > 0).all()):
         raise ValueError(
             f"The 'scale' parameter of {func} must hold finite positive values. Got "
-            f"{scale!r} instead.")
+            f"{scale!r} instead."
+        )
     return scale
 
 
@@ -119,12 +126,14 @@ _COMMON = {
 
 
 @validate_params(
-    {**_COMMON, "norm": [StrOptions(_NORMS)],
-     "atol": [Interval(Real, 0, None, closed="left")]},
+    {
+        **_COMMON,
+        "norm": [StrOptions(_NORMS)],
+        "atol": [Interval(Real, 0, None, closed="left")],
+    },
     prefer_skip_nested_validation=True,
 )
-def proximity(X, X_cf, *, norm="l1", scale=None, valid=None, reduce="mean",
-              atol=1e-8):
+def proximity(X, X_cf, *, norm="l1", scale=None, valid=None, reduce="mean", atol=1e-8):
     """Distance between factual rows and their counterfactuals (lower is better).
 
     Computes the ``norm`` of ``(X_cf - X) / scale`` per row, then averages over
@@ -179,8 +188,16 @@ def proximity(X, X_cf, *, norm="l1", scale=None, valid=None, reduce="mean",
     >>> proximity(X, X_cf, scale=np.array([1., 2., 3.]), reduce=None).tolist()
     [2.0, 1.0]
     """
-    return _proximity(X, X_cf, norm=norm, scale=scale, valid=valid, reduce=reduce,
-                      atol=atol, func="proximity")
+    return _proximity(
+        X,
+        X_cf,
+        norm=norm,
+        scale=scale,
+        valid=valid,
+        reduce=reduce,
+        atol=atol,
+        func="proximity",
+    )
 
 
 @validate_params(
@@ -223,8 +240,16 @@ def l0_distance(X, X_cf, *, scale=None, valid=None, reduce="mean", atol=1e-8):
     >>> l0_distance(np.zeros((2, 3)), np.array([[1., 0., 2.], [0., 0., 5.]]))
     1.5
     """
-    return _proximity(X, X_cf, norm="l0", scale=scale, valid=valid, reduce=reduce,
-                      atol=atol, func="l0_distance")
+    return _proximity(
+        X,
+        X_cf,
+        norm="l0",
+        scale=scale,
+        valid=valid,
+        reduce=reduce,
+        atol=atol,
+        func="l0_distance",
+    )
 
 
 @validate_params(_COMMON, prefer_skip_nested_validation=True)
@@ -262,8 +287,16 @@ def l1_distance(X, X_cf, *, scale=None, valid=None, reduce="mean"):
     >>> l1_distance(np.zeros((2, 2)), np.array([[1., -1.], [0., 4.]]))
     3.0
     """
-    return _proximity(X, X_cf, norm="l1", scale=scale, valid=valid, reduce=reduce,
-                      atol=0.0, func="l1_distance")
+    return _proximity(
+        X,
+        X_cf,
+        norm="l1",
+        scale=scale,
+        valid=valid,
+        reduce=reduce,
+        atol=0.0,
+        func="l1_distance",
+    )
 
 
 @validate_params(_COMMON, prefer_skip_nested_validation=True)
@@ -301,8 +334,16 @@ def l2_distance(X, X_cf, *, scale=None, valid=None, reduce="mean"):
     >>> l2_distance(np.zeros((2, 2)), np.array([[3., 4.], [0., 1.]]))
     3.0
     """
-    return _proximity(X, X_cf, norm="l2", scale=scale, valid=valid, reduce=reduce,
-                      atol=0.0, func="l2_distance")
+    return _proximity(
+        X,
+        X_cf,
+        norm="l2",
+        scale=scale,
+        valid=valid,
+        reduce=reduce,
+        atol=0.0,
+        func="l2_distance",
+    )
 
 
 @validate_params(_COMMON, prefer_skip_nested_validation=True)
@@ -339,13 +380,25 @@ def linf_distance(X, X_cf, *, scale=None, valid=None, reduce="mean"):
     >>> linf_distance(np.zeros((2, 2)), np.array([[3., -4.], [0., 1.]]), reduce=None)
     array([4., 1.])
     """
-    return _proximity(X, X_cf, norm="linf", scale=scale, valid=valid, reduce=reduce,
-                      atol=0.0, func="linf_distance")
+    return _proximity(
+        X,
+        X_cf,
+        norm="linf",
+        scale=scale,
+        valid=valid,
+        reduce=reduce,
+        atol=0.0,
+        func="linf_distance",
+    )
 
 
 @validate_params(
-    {"X": ["array-like"], "X_cf": ["array-like"], "valid": ["array-like", None],
-     "atol": [Interval(Real, 0, None, closed="left")]},
+    {
+        "X": ["array-like"],
+        "X_cf": ["array-like"],
+        "valid": ["array-like", None],
+        "atol": [Interval(Real, 0, None, closed="left")],
+    },
     prefer_skip_nested_validation=True,
 )
 def sparsity(X, X_cf, *, valid=None, atol=1e-8):
@@ -390,8 +443,16 @@ def sparsity(X, X_cf, *, valid=None, atol=1e-8):
     >>> sparsity(X, X_cf)
     1.5
     """
-    return _proximity(X, X_cf, norm="l0", scale=None, valid=valid, reduce="mean",
-                      atol=atol, func="sparsity")
+    return _proximity(
+        X,
+        X_cf,
+        norm="l0",
+        scale=None,
+        valid=valid,
+        reduce="mean",
+        atol=atol,
+        func="sparsity",
+    )
 
 
 @validate_params({"X": ["array-like"]}, prefer_skip_nested_validation=True)

@@ -20,8 +20,10 @@ _OPTIONS = {
     "validity": {},
     "score": {},
     "l0": {"scale": None, "valid_only": False, "reduce": "mean", "atol": 1e-8},
-    **{m: {"scale": None, "valid_only": False, "reduce": "mean"}
-       for m in ("l1", "l2", "linf")},
+    **{
+        m: {"scale": None, "valid_only": False, "reduce": "mean"}
+        for m in ("l1", "l2", "linf")
+    },
     "sparsity": {"valid_only": False, "atol": 1e-8},
     "redundancy": {"valid_only": False, "atol": 1e-8, "batch_size": 4096},
     "violations": {"valid_only": False, "reduce": "mean"},
@@ -36,25 +38,29 @@ def _check_options(metric, kwargs):
         raise TypeError(
             f"make_cf_scorer(metric={metric!r}) got unexpected keyword argument(s) "
             f"{unknown}; the {metric!r} metric accepts "
-            f"{sorted(allowed) or 'no options'}.")
+            f"{sorted(allowed) or 'no options'}."
+        )
     if "reduce" in kwargs:
         choices = _REDUCE.get(metric, ("mean", "median"))
         if kwargs["reduce"] not in choices:
             raise ValueError(
                 f"The 'reduce' option of make_cf_scorer(metric={metric!r}) must be "
                 f"one of {list(choices)} (a scorer returns one number). Got "
-                f"{kwargs['reduce']!r} instead.")
+                f"{kwargs['reduce']!r} instead."
+            )
     valid_only = kwargs.get("valid_only", False)
     if not isinstance(valid_only, (bool, np.bool_)):
         raise TypeError(
             "The 'valid_only' option of make_cf_scorer must be a bool. Got "
-            f"{valid_only!r} instead.")
+            f"{valid_only!r} instead."
+        )
     scale = kwargs.get("scale")
     if isinstance(scale, str) and scale != "mad":
         raise ValueError(
             "The 'scale' option of make_cf_scorer must be 'mad' (the generator's "
             f"fitted scale_), an array of per-feature scales or None. Got {scale!r} "
-            "instead.")
+            "instead."
+        )
     return {**allowed, **kwargs}
 
 
@@ -88,7 +94,8 @@ class _CFScorer:
             raise TypeError(
                 f"{self!r} scores counterfactual generators (objects with an "
                 f"explain method), got {type(estimator).__name__}. Pass an skcf "
-                "generator to GridSearchCV.")
+                "generator to GridSearchCV."
+            )
         if self.metric == "score":
             value = estimator.score(X, y)
         else:
@@ -115,16 +122,19 @@ class _CFScorer:
         return constraint_violations(X, X_cf, generator=generator, **opts)
 
     def __repr__(self):
-        name = (getattr(self.metric, "__name__", repr(self.metric))
-                if callable(self.metric) else repr(self.metric))
+        name = (
+            getattr(self.metric, "__name__", repr(self.metric))
+            if callable(self.metric)
+            else repr(self.metric)
+        )
         extra = "".join(f", {k}={v!r}" for k, v in self.kwargs.items())
-        return (f"make_cf_scorer({name}, greater_is_better={self.greater_is_better}"
-                f"{extra})")
+        return (
+            f"make_cf_scorer({name}, greater_is_better={self.greater_is_better}{extra})"
+        )
 
 
 @validate_params(
-    {"metric": [callable, str],
-     "greater_is_better": ["boolean", None]},
+    {"metric": [callable, str], "greater_is_better": ["boolean", None]},
     prefer_skip_nested_validation=True,
 )
 def make_cf_scorer(metric="validity", *, greater_is_better=None, **kwargs):
@@ -215,7 +225,8 @@ def make_cf_scorer(metric="validity", *, greater_is_better=None, **kwargs):
     if isinstance(metric, str) and metric not in _METRICS:
         raise ValueError(
             f"The 'metric' parameter of make_cf_scorer must be one of "
-            f"{list(_METRICS)} or a callable. Got {metric!r} instead.")
+            f"{list(_METRICS)} or a callable. Got {metric!r} instead."
+        )
     if greater_is_better is None:
         greater_is_better = callable(metric) or metric in ("validity", "score")
     return _CFScorer(metric, bool(greater_is_better), kwargs)

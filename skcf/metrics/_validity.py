@@ -22,20 +22,26 @@ def _as_labels(a, name, n, func):
     if arr.shape != (n,):
         raise ValueError(
             f"The {name!r} parameter of {func} must be a scalar or have shape "
-            f"({n},). Got shape {arr.shape} instead.")
+            f"({n},). Got shape {arr.shape} instead."
+        )
     return arr
 
 
 def _is_other(labels):
     """Boolean mask of the entries equal to the string ``"other"``."""
-    return np.fromiter((isinstance(t, str) and t == "other" for t in labels),
-                       dtype=bool, count=len(labels))
+    return np.fromiter(
+        (isinstance(t, str) and t == "other" for t in labels),
+        dtype=bool,
+        count=len(labels),
+    )
 
 
 @validate_params(
-    {"y_cf_pred": ["array-like", CounterfactualSet],
-     "target": "no_validation",
-     "y_pred": ["array-like", None]},
+    {
+        "y_cf_pred": ["array-like", CounterfactualSet],
+        "target": "no_validation",
+        "y_pred": ["array-like", None],
+    },
     prefer_skip_nested_validation=True,
 )
 def validity_score(y_cf_pred, target=None, *, y_pred=None):
@@ -104,17 +110,25 @@ def validity_score(y_cf_pred, target=None, *, y_pred=None):
             raise ValueError(
                 "validity_score(cf) with a CounterfactualSet takes no 'target' or "
                 f"'y_pred' (got target={target!r}, y_pred={y_pred!r}); they are "
-                "read from the set. Pass predictions instead to use your own.")
-        return float(np.mean(np.asarray(y_cf_pred.valid, dtype=bool))) \
-            if len(y_cf_pred) else 0.0
+                "read from the set. Pass predictions instead to use your own."
+            )
+        return (
+            float(np.mean(np.asarray(y_cf_pred.valid, dtype=bool)))
+            if len(y_cf_pred)
+            else 0.0
+        )
     y_cf = np.asarray(y_cf_pred, dtype=object)
     if y_cf.ndim != 1:
         raise ValueError(
             "The 'y_cf_pred' parameter of validity_score must be 1-D (one label per "
-            f"row) or a CounterfactualSet. Got shape {y_cf.shape} instead.")
+            f"row) or a CounterfactualSet. Got shape {y_cf.shape} instead."
+        )
     n = len(y_cf)
-    tgt = np.full(n, "other", dtype=object) if target is None else _as_labels(
-        target, "target", n, "validity_score")
+    tgt = (
+        np.full(n, "other", dtype=object)
+        if target is None
+        else _as_labels(target, "target", n, "validity_score")
+    )
     other = _is_other(tgt)
     valid = np.zeros(n, dtype=bool)
     valid[~other] = y_cf[~other] == tgt[~other]
@@ -124,7 +138,8 @@ def validity_score(y_cf_pred, target=None, *, y_pred=None):
                 "The 'y_pred' parameter of validity_score is needed for untargeted "
                 "rows (target=None or 'other'): an untargeted counterfactual is "
                 "valid when its prediction differs from the factual's. Pass "
-                "y_pred=model.predict(X).")
+                "y_pred=model.predict(X)."
+            )
         y0 = _as_labels(y_pred, "y_pred", n, "validity_score")
         valid[other] = y_cf[other] != y0[other]
     return float(valid.mean()) if n else 0.0
@@ -145,8 +160,9 @@ def _resolve_model(estimator):
 def _label_indices(labels, classes, func):
     """Map class labels to output indices (labels are indices if no classes)."""
     n_known = None if classes is None else len(classes)
-    lookup = ({c: j for j, c in enumerate(classes.tolist())} if classes is not None
-              else None)
+    lookup = (
+        {c: j for j, c in enumerate(classes.tolist())} if classes is not None else None
+    )
     idx = np.empty(len(labels), dtype=np.int64)
     for i, lab in enumerate(labels):  # per distinct label would do; labels are few
         key = lab.item() if isinstance(lab, np.generic) else lab
@@ -158,23 +174,35 @@ def _label_indices(labels, classes, func):
             known = "class indices" if n_known is None else classes.tolist()
             raise ValueError(
                 f"The 'target' parameter of {func} holds the unknown class {lab!r}; "
-                f"the model's classes are {known}. Use one of them or 'other'.")
+                f"the model's classes are {known}. Use one of them or 'other'."
+            )
     return idx
 
 
 @validate_params(
-    {"estimator": [HasMethods(["predict_proba"]), BaseGenerator],
-     "X": ["array-like"],
-     "X_cf": ["array-like"],
-     "target": "no_validation",
-     "valid": ["array-like", None],
-     "return_per_row": ["boolean"],
-     "atol": [Interval(Real, 0, None, closed="left")],
-     "batch_size": [Interval(Integral, 1, None, closed="left")]},
+    {
+        "estimator": [HasMethods(["predict_proba"]), BaseGenerator],
+        "X": ["array-like"],
+        "X_cf": ["array-like"],
+        "target": "no_validation",
+        "valid": ["array-like", None],
+        "return_per_row": ["boolean"],
+        "atol": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+    },
     prefer_skip_nested_validation=True,
 )
-def redundancy(estimator, X, X_cf, *, target=None, valid=None, return_per_row=False,
-               atol=1e-8, batch_size=4096):
+def redundancy(
+    estimator,
+    X,
+    X_cf,
+    *,
+    target=None,
+    valid=None,
+    return_per_row=False,
+    atol=1e-8,
+    batch_size=4096,
+):
     """Mean number of unnecessary feature changes per counterfactual (lower is better).
 
     Seed 003 §3.3 (drawn from CARLA): for each counterfactual and each feature it
@@ -247,8 +275,9 @@ def redundancy(estimator, X, X_cf, *, target=None, valid=None, return_per_row=Fa
     n = X.shape[0]
     mask = _check_valid(valid, n, "redundancy")
     predict_proba, classes = _resolve_model(estimator)
-    tgt_labels = None if target is None else _as_labels(target, "target", n,
-                                                        "redundancy")
+    tgt_labels = (
+        None if target is None else _as_labels(target, "target", n, "redundancy")
+    )
     if mask is not None:
         X, X_cf = X[mask], X_cf[mask]
         tgt_labels = None if tgt_labels is None else tgt_labels[mask]
@@ -257,8 +286,10 @@ def redundancy(estimator, X, X_cf, *, target=None, valid=None, return_per_row=Fa
     X, X_cf = X.astype(dtype, copy=False), X_cf.astype(dtype, copy=False)
 
     def predict(A):
-        out = [np.asarray(predict_proba(A[s:s + batch_size])).argmax(axis=1)
-               for s in range(0, len(A), batch_size)]
+        out = [
+            np.asarray(predict_proba(A[s : s + batch_size])).argmax(axis=1)
+            for s in range(0, len(A), batch_size)
+        ]
         return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
 
     # the class each revert must keep, and whether "keep" means "differ from"
@@ -273,11 +304,12 @@ def redundancy(estimator, X, X_cf, *, target=None, valid=None, return_per_row=Fa
         if differ.any():
             keep[differ] = predict(X[differ])
 
-    rows, cols = np.nonzero(np.abs(X_cf.astype(np.float64) - X.astype(np.float64))
-                            > atol)
+    rows, cols = np.nonzero(
+        np.abs(X_cf.astype(np.float64) - X.astype(np.float64)) > atol
+    )
     counts = np.zeros(n, dtype=np.int64)
     for s in range(0, len(rows), batch_size):  # chunks of reverts, not rows
-        r, c = rows[s:s + batch_size], cols[s:s + batch_size]
+        r, c = rows[s : s + batch_size], cols[s : s + batch_size]
         reverted = X_cf[r]
         reverted[np.arange(len(r)), c] = X[r, c]
         pred = np.asarray(predict_proba(reverted)).argmax(axis=1)

@@ -25,7 +25,9 @@ _SCALERS = ("StandardScaler", "MinMaxScaler", "MaxAbsScaler")
 _OUTPUTS = ("auto", "logits", "proba")
 
 
-def _resolve_device(device: str | torch.device | None, default: str = "cpu") -> torch.device:
+def _resolve_device(
+    device: str | torch.device | None, default: str = "cpu"
+) -> torch.device:
     dev = torch.device(default if device is None else device)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(
@@ -37,6 +39,9 @@ def _resolve_device(device: str | torch.device | None, default: str = "cpu") -> 
 
 class _Affine(nn.Module):
     """``z = x * scale + offset`` (a fitted sklearn scaler, differentiable)."""
+
+    scale: Tensor
+    offset: Tensor
 
     def __init__(self, scale: np.ndarray, offset: np.ndarray) -> None:
         super().__init__()
@@ -51,7 +56,11 @@ def _scaler_as_affine(step: Any) -> _Affine:
     name = type(step).__name__
     n = step.n_features_in_
     if name == "StandardScaler":
-        scale = 1.0 / step.scale_ if step.with_std and step.scale_ is not None else np.ones(n)
+        scale = (
+            1.0 / step.scale_
+            if step.with_std and step.scale_ is not None
+            else np.ones(n)
+        )
         mean = step.mean_ if step.with_mean and step.mean_ is not None else np.zeros(n)
         return _Affine(scale, -mean * scale)
     if name == "MinMaxScaler":
@@ -70,13 +79,20 @@ class _SklearnLinear(nn.Module):
         self.linear = nn.Linear(coef.shape[1], coef.shape[0], dtype=torch.float64)
         with torch.no_grad():
             self.linear.weight.copy_(torch.as_tensor(coef, dtype=torch.float64))
-            self.linear.bias.copy_(torch.as_tensor(np.ravel(intercept), dtype=torch.float64))
+            self.linear.bias.copy_(
+                torch.as_tensor(np.ravel(intercept), dtype=torch.float64)
+            )
 
     def forward(self, x: Tensor) -> Tensor:
         return self.linear(x)
 
 
-_MLP_ACT = {"relu": nn.ReLU, "tanh": nn.Tanh, "logistic": nn.Sigmoid, "identity": nn.Identity}
+_MLP_ACT = {
+    "relu": nn.ReLU,
+    "tanh": nn.Tanh,
+    "logistic": nn.Sigmoid,
+    "identity": nn.Identity,
+}
 
 
 class _SklearnMLP(nn.Module):
@@ -128,8 +144,9 @@ class DifferentiableModel:
     torch.Size([4, 2])
     """
 
-    def __init__(self, module, *, output="logits", preprocess=(), classes=None,
-                 device="cpu") -> None:
+    def __init__(
+        self, module, *, output="logits", preprocess=(), classes=None, device="cpu"
+    ) -> None:
         self.module = module
         self.output = output
         self.preprocess = list(preprocess)
@@ -159,8 +176,9 @@ class DifferentiableModel:
         """Class probabilities for a numpy array (chunked, on ``device``)."""
         out = []
         for s in range(0, len(X), batch_size):
-            x = torch.as_tensor(np.array(X[s:s + batch_size]), dtype=self.dtype,
-                                device=self.device)
+            x = torch.as_tensor(
+                np.array(X[s : s + batch_size]), dtype=self.dtype, device=self.device
+            )
             out.append(torch.softmax(self.logits(x), dim=1).cpu().numpy())
         if not out:
             return np.empty((0, 0 if self.classes is None else len(self.classes)))
@@ -169,7 +187,6 @@ class DifferentiableModel:
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Predicted class index (not label) for a numpy array."""
         return self.predict_proba(X).argmax(axis=1)
-
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
@@ -184,7 +201,10 @@ class DifferentiableModel:
         if device.type == "cuda" and not torch.cuda.is_available():
             warnings.warn(
                 f"Model was saved on {device} but CUDA is not available; it was "
-                "loaded on the CPU.", DeviceWarning, stacklevel=2)
+                "loaded on the CPU.",
+                DeviceWarning,
+                stacklevel=2,
+            )
             device = torch.device("cpu")
         state["device"] = device
         state["module"] = state["module"].to(device)
@@ -192,8 +212,10 @@ class DifferentiableModel:
         self.__dict__.update(state)
 
     def __repr__(self) -> str:
-        return (f"DifferentiableModel(module={type(self.module).__name__}, "
-                f"output={self.output!r}, device={str(self.device)!r})")
+        return (
+            f"DifferentiableModel(module={type(self.module).__name__}, "
+            f"output={self.output!r}, device={str(self.device)!r})"
+        )
 
 
 class BlackBoxModel:
@@ -205,7 +227,8 @@ class BlackBoxModel:
     >>> from sklearn.datasets import make_classification
     >>> from skcf.models import as_model
     >>> X, y = make_classification(n_samples=50, random_state=0)
-    >>> model = as_model(RandomForestClassifier(n_estimators=5, random_state=0).fit(X, y))
+    >>> forest = RandomForestClassifier(n_estimators=5, random_state=0).fit(X, y)
+    >>> model = as_model(forest)
     >>> type(model).__name__, model.predict_proba(X[:2]).shape
     ('BlackBoxModel', (2, 2))
     """
@@ -222,6 +245,10 @@ class BlackBoxModel:
 
     @property
     def n_classes(self) -> int:
+        if self.classes is None:
+            raise AttributeError(
+                f"{type(self.estimator).__name__} has no classes_; n_classes is unknown"
+            )
         return len(self.classes)
 
 
@@ -247,8 +274,10 @@ def _ends_in_softmax(module: nn.Module) -> bool:
 
 
 def _is_skorch(estimator: Any) -> bool:
-    return any(c.__module__.startswith("skorch") and c.__name__ == "NeuralNet"
-               for c in type(estimator).__mro__)
+    return any(
+        c.__module__.startswith("skorch") and c.__name__ == "NeuralNet"
+        for c in type(estimator).__mro__
+    )
 
 
 def _is_fitted(estimator: Any) -> bool:
@@ -304,16 +333,21 @@ def _gradient_free_names() -> str:
     try:
         from ..utils.discovery import all_estimators
 
-        names = [n for n, cls in all_estimators(type_filter="generator")
-                 if not getattr(cls, "_requires_gradients", True)]
+        names = [
+            n
+            for n, cls in all_estimators(type_filter="generator")
+            if not getattr(cls, "_requires_gradients", True)
+        ]
     except Exception:  # pragma: no cover - discovery is best effort here
         names = []
     if names:
         return "Use a gradient-free generator instead: " + ", ".join(names) + "."
-    return ("No gradient-free generator ships in this version of skcf; use a "
-            "skorch net, a torch module, or an sklearn LogisticRegression / "
-            "MLPClassifier (optionally behind StandardScaler/MinMaxScaler/"
-            "MaxAbsScaler in a Pipeline).")
+    return (
+        "No gradient-free generator ships in this version of skcf; use a "
+        "skorch net, a torch module, or an sklearn LogisticRegression / "
+        "MLPClassifier (optionally behind StandardScaler/MinMaxScaler/"
+        "MaxAbsScaler in a Pipeline)."
+    )
 
 
 def _black_box_error(estimator: Any, why: str) -> NotDifferentiableError:
@@ -330,8 +364,13 @@ def _parts(estimator: Any, output: str):
     if type(estimator).__name__ == "FrozenEstimator":  # sklearn.frozen
         return _parts(estimator.estimator, output)
     if isinstance(estimator, DifferentiableModel):
-        return (estimator.module, estimator.output, estimator.classes,
-                estimator.device, estimator.preprocess)
+        return (
+            estimator.module,
+            estimator.output,
+            estimator.classes,
+            estimator.device,
+            estimator.preprocess,
+        )
     if isinstance(estimator, nn.Module):
         out = output
         if out == "auto":
@@ -349,8 +388,10 @@ def _parts(estimator: Any, output: str):
                 continue
             if type(step).__name__ not in _SCALERS:
                 raise _black_box_error(
-                    estimator, f"pipeline step {name!r} ({type(step).__name__}) is not "
-                    f"one of the differentiable scalers {', '.join(_SCALERS)}")
+                    estimator,
+                    f"pipeline step {name!r} ({type(step).__name__}) is not "
+                    f"one of the differentiable scalers {', '.join(_SCALERS)}",
+                )
             if not _is_fitted(step):
                 raise _not_fitted(estimator)
             pre.append(_scaler_as_affine(step))
@@ -363,13 +404,22 @@ def _parts(estimator: Any, output: str):
             raise _black_box_error(estimator, "multilabel output")
         return _SklearnMLP(estimator), out, estimator.classes_, None, []
     coef = getattr(estimator, "coef_", None)
-    if (coef is not None and hasattr(estimator, "decision_function")
-            and hasattr(estimator, "classes_") and np.ndim(coef) == 2):
+    if (
+        coef is not None
+        and hasattr(estimator, "decision_function")
+        and hasattr(estimator, "classes_")
+        and np.ndim(coef) == 2
+    ):
         if not np.all(np.isfinite(coef)):
             raise ValueError(f"{name} has non-finite coefficients")
         out = "binary_logit" if coef.shape[0] == 1 else "logits"
-        return (_SklearnLinear(np.asarray(coef), np.asarray(estimator.intercept_)), out,
-                estimator.classes_, None, [])
+        return (
+            _SklearnLinear(np.asarray(coef), np.asarray(estimator.intercept_)),
+            out,
+            estimator.classes_,
+            None,
+            [],
+        )
     if hasattr(estimator, "predict_proba") or hasattr(estimator, "predict"):
         raise _black_box_error(estimator, "it exposes only predict_proba/predict")
     raise TypeError(
@@ -388,8 +438,9 @@ def _not_fitted(estimator: Any):
     )
 
 
-def as_differentiable(estimator: Any, *, device: str | None = None,
-                      output: str = "auto") -> DifferentiableModel:
+def as_differentiable(
+    estimator: Any, *, device: str | None = None, output: str = "auto"
+) -> DifferentiableModel:
     """Turn a fitted model into a differentiable :class:`DifferentiableModel`.
 
     Accepts a fitted skorch ``NeuralNetClassifier``/``NeuralNetBinaryClassifier``
@@ -452,8 +503,9 @@ def as_differentiable(estimator: Any, *, device: str | None = None,
     if any(m.training for m in module.modules()):
         # evaluation needs eval mode (dropout, batch norm); don't flip the user's
         module = copy.deepcopy(module).eval()
-    return DifferentiableModel(module, output=out, preprocess=pre, classes=classes,
-                               device=target)
+    return DifferentiableModel(
+        module, output=out, preprocess=pre, classes=classes, device=target
+    )
 
 
 def _buffers_device(module: nn.Module) -> torch.device | None:

@@ -30,8 +30,14 @@ class MLP(nn.Module):
     torch.Size([3, 2])
     """
 
-    def __init__(self, n_features: int, n_classes: int = 2, hidden=(128, 64, 16),
-                 softmax: bool = False, dropout: float = 0.0) -> None:
+    def __init__(
+        self,
+        n_features: int,
+        n_classes: int = 2,
+        hidden=(128, 64, 16),
+        softmax: bool = False,
+        dropout: float = 0.0,
+    ) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         width = n_features

@@ -2,7 +2,12 @@
 
 import importlib
 
-_EXTRAS = {"matplotlib": "plot", "pandas": "pandas", "dask": "dask", "distributed": "dask"}
+_EXTRAS = {
+    "matplotlib": "plot",
+    "pandas": "pandas",
+    "dask": "dask",
+    "distributed": "dask",
+}
 
 
 def import_optional(name):

@@ -34,8 +34,12 @@ def all_estimators(type_filter=None):
         mod = import_module(mod_name)
         for name in getattr(mod, "__all__", []):
             obj = getattr(mod, name)
-            if (inspect.isclass(obj) and issubclass(obj, BaseEstimator)
-                    and not name.startswith("Base") and not inspect.isabstract(obj)):
+            if (
+                inspect.isclass(obj)
+                and issubclass(obj, BaseEstimator)
+                and not name.startswith("Base")
+                and not inspect.isabstract(obj)
+            ):
                 if type_filter == "generator" and not issubclass(obj, BaseGenerator):
                     continue
                 found[name] = obj

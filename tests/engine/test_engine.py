@@ -48,9 +48,17 @@ def test_minimal_l2_counterfactual_of_linear_model(linear_problem):
     kappa = 0.5
     g0 = x0.numpy() @ w - 1.0
     expected = x0.numpy() + ((kappa - g0) / (w @ w))[:, None] * w
-    res = solve(model, x0, torch.ones(len(x0)), terms=[HingeLoss(confidence=kappa),
-                L2Distance()], solver=FISTA(0.05), search=CSearch(1.0, 6),
-                max_iter=400, early_stop=False, margin=kappa)
+    res = solve(
+        model,
+        x0,
+        torch.ones(len(x0)),
+        terms=[HingeLoss(confidence=kappa), L2Distance()],
+        solver=FISTA(0.05),
+        search=CSearch(1.0, 6),
+        max_iter=400,
+        early_stop=False,
+        margin=kappa,
+    )
     assert res.found.all()
     assert_allclose(res.x_cf.numpy(), expected, atol=2e-3)
 
@@ -73,10 +81,17 @@ def _sparse_solution(x0, w, b, kappa, beta):
 def test_fista_reaches_known_sparse_solution(linear_problem):
     model, x0, w = linear_problem
     kappa, beta = 0.2, 1.0
-    res = solve(model, x0, torch.ones(len(x0)),
-                terms=[HingeLoss(confidence=kappa), L2Distance(), L1Distance(beta)],
-                solver=FISTA(0.02), search=CSearch(1.0, 8), max_iter=800,
-                early_stop=False, margin=kappa)
+    res = solve(
+        model,
+        x0,
+        torch.ones(len(x0)),
+        terms=[HingeLoss(confidence=kappa), L2Distance(), L1Distance(beta)],
+        solver=FISTA(0.02),
+        search=CSearch(1.0, 8),
+        max_iter=800,
+        early_stop=False,
+        margin=kappa,
+    )
     expected = np.stack([_sparse_solution(r, w, -1.0, kappa, beta) for r in x0.numpy()])
     assert res.found.all()
     assert_allclose(res.x_cf.numpy(), expected, atol=5e-3)
@@ -90,21 +105,37 @@ def test_min_radius_pgd_matches_distance_to_boundary(linear_problem):
     model, x0, w = linear_problem
     dist = np.abs(x0.numpy() @ w - 1.0) / np.linalg.norm(w)
     eps_max, n_radii = 1.2 * dist.max(), 40
-    res = solve(model, x0, torch.ones(len(x0)), terms=[CrossEntropyLoss()],
-                solver=ProjectedGradient("l2", step_scale=0.1),
-                search=RadiusSearch(eps_max, n_radii), max_iter=50)
+    res = solve(
+        model,
+        x0,
+        torch.ones(len(x0)),
+        terms=[CrossEntropyLoss()],
+        solver=ProjectedGradient("l2", step_scale=0.1),
+        search=RadiusSearch(eps_max, n_radii),
+        max_iter=50,
+    )
     assert res.found.all()
     radius = res.weight.numpy()
     # the smallest radius on the grid that reaches the boundary
-    assert (radius >= dist - 1e-9).all() and (radius <= dist + eps_max / n_radii + 1e-9).all()
-    assert (np.linalg.norm(res.x_cf.numpy() - x0.numpy(), axis=1) <= radius + 1e-9).all()
+    assert (radius >= dist - 1e-9).all() and (
+        radius <= dist + eps_max / n_radii + 1e-9
+    ).all()
+    assert (
+        np.linalg.norm(res.x_cf.numpy() - x0.numpy(), axis=1) <= radius + 1e-9
+    ).all()
 
 
 def test_linf_ball_is_respected(linear_problem):
     model, x0, _ = linear_problem
-    res = solve(model, x0, torch.ones(len(x0)), terms=[CrossEntropyLoss()],
-                solver=ProjectedGradient("linf", step_scale=2.0),
-                search=RadiusSearch(0.3, 1), max_iter=1)
+    res = solve(
+        model,
+        x0,
+        torch.ones(len(x0)),
+        terms=[CrossEntropyLoss()],
+        solver=ProjectedGradient("linf", step_scale=2.0),
+        search=RadiusSearch(0.3, 1),
+        max_iter=1,
+    )
     assert (res.x_cf - x0).abs().max() <= 0.3 + 1e-12
 
 
@@ -117,8 +148,15 @@ def test_no_nan_or_inf_leaves_the_engine(linear_problem, solver):
         g = torch.exp(x @ torch.as_tensor(w) * 50.0)  # overflows to inf quickly
         return torch.stack([torch.zeros_like(g), g], dim=1)
 
-    res = solve(wild, x0, torch.ones(len(x0)), terms=[CrossEntropyLoss(), L2Distance()],
-                solver=solver, max_iter=30, early_stop=False)
+    res = solve(
+        wild,
+        x0,
+        torch.ones(len(x0)),
+        terms=[CrossEntropyLoss(), L2Distance()],
+        solver=solver,
+        max_iter=30,
+        early_stop=False,
+    )
     assert torch.isfinite(res.x_cf).all()
     assert all(torch.isfinite(v).all() or True for v in res.losses.values())
 
@@ -137,8 +175,16 @@ def test_constraints_hold_at_every_step(linear_problem):
         seen.append(x.detach().clone())
         return model(x)
 
-    solve(spy, x0, torch.ones(len(x0)), terms=[CrossEntropyLoss(), L2Distance(0.01)],
-          solver=Adam(0.5), constraints=cons, max_iter=40, early_stop=False)
+    solve(
+        spy,
+        x0,
+        torch.ones(len(x0)),
+        terms=[CrossEntropyLoss(), L2Distance(0.01)],
+        solver=Adam(0.5),
+        constraints=cons,
+        max_iter=40,
+        early_stop=False,
+    )
     for x in seen:
         if x.shape != x0.shape:
             continue
@@ -159,8 +205,15 @@ def test_one_hot_snapping_and_revalidation():
     cons = Constraints.unconstrained(4, dtype=torch.float64)
     cons.groups = [torch.tensor([0, 1, 2])]
     cons.lower[:3], cons.upper[:3] = 0.0, 1.0
-    res = solve(model, x0, torch.ones(2), terms=[CrossEntropyLoss(), L2Distance(0.1)],
-                solver=Adam(0.1), constraints=cons, max_iter=100)
+    res = solve(
+        model,
+        x0,
+        torch.ones(2),
+        terms=[CrossEntropyLoss(), L2Distance(0.1)],
+        solver=Adam(0.1),
+        constraints=cons,
+        max_iter=100,
+    )
     x = res.x_cf
     assert res.found.all()
     assert set(x[:, :3].unique().tolist()) <= {0.0, 1.0}
@@ -181,8 +234,13 @@ def test_csearch_is_vectorised_and_monotone():
 
 def test_chunking_does_not_change_results(linear_problem):
     model, x0, _ = linear_problem
-    kw = dict(terms=[HingeLoss(), L2Distance(), L1Distance(0.1)], solver=FISTA(0.05),
-              search=CSearch(1.0, 4), max_iter=50, early_stop=False)
+    kw = dict(
+        terms=[HingeLoss(), L2Distance(), L1Distance(0.1)],
+        solver=FISTA(0.05),
+        search=CSearch(1.0, 4),
+        max_iter=50,
+        early_stop=False,
+    )
     a = solve(model, x0, torch.ones(len(x0)), batch_size=None, **kw)
     b = solve(model, x0, torch.ones(len(x0)), batch_size=3, **kw)
     assert_allclose(a.x_cf.numpy(), b.x_cf.numpy(), atol=1e-12)
@@ -197,8 +255,15 @@ def test_finished_rows_stop_costing_compute(linear_problem):
         sizes.append(x.shape[0])
         return model(x)
 
-    res = solve(counting, x0, torch.ones(len(x0)), terms=[CrossEntropyLoss()],
-                solver=Adam(0.05), max_iter=200, early_stop=True)
+    res = solve(
+        counting,
+        x0,
+        torch.ones(len(x0)),
+        terms=[CrossEntropyLoss()],
+        solver=Adam(0.05),
+        max_iter=200,
+        early_stop=True,
+    )
     assert res.found.all()
     assert min(sizes) < len(x0)  # the batch shrank as rows converged
     assert res.n_iter.min() < res.n_iter.max()
@@ -206,8 +271,12 @@ def test_finished_rows_stop_costing_compute(linear_problem):
 
 def test_random_start_is_seeded(linear_problem):
     model, x0, _ = linear_problem
-    kw = dict(terms=[CrossEntropyLoss()], solver=ProjectedGradient("linf", 0.1),
-              search=RadiusSearch(2.0, 3, random_start=True), max_iter=10)
+    kw = dict(
+        terms=[CrossEntropyLoss()],
+        solver=ProjectedGradient("linf", 0.1),
+        search=RadiusSearch(2.0, 3, random_start=True),
+        max_iter=10,
+    )
     a = solve(model, x0, torch.ones(len(x0)), seed=1, **kw)
     b = solve(model, x0, torch.ones(len(x0)), seed=1, batch_size=5, **kw)
     c = solve(model, x0, torch.ones(len(x0)), seed=2, **kw)
@@ -218,15 +287,24 @@ def test_random_start_is_seeded(linear_problem):
 def test_pgd_needs_radius_search(linear_problem):
     model, x0, _ = linear_problem
     with pytest.raises(ValueError, match="RadiusSearch"):
-        solve(model, x0, torch.ones(len(x0)), terms=[CrossEntropyLoss()],
-              solver=ProjectedGradient("l2"))
+        solve(
+            model,
+            x0,
+            torch.ones(len(x0)),
+            terms=[CrossEntropyLoss()],
+            solver=ProjectedGradient("l2"),
+        )
 
 
 def test_patience_stops_on_plateau_not_before(linear_problem):
     """Rows keep going while the loss improves and stop once it plateaus."""
     model, x0, _ = linear_problem
-    kw = dict(terms=[HingeLoss(), L2Distance()], solver=FISTA(0.01), max_iter=300,
-              early_stop=False)
+    kw = dict(
+        terms=[HingeLoss(), L2Distance()],
+        solver=FISTA(0.01),
+        max_iter=300,
+        early_stop=False,
+    )
     res = solve(model, x0, torch.ones(len(x0)), patience=10, **kw)
     assert res.n_iter.max() > 10  # regression: the first loss must count as progress
     assert res.n_iter.min() < 300  # and the plateau does stop rows early

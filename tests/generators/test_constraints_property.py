@@ -24,8 +24,11 @@ def data():
     cat = np.eye(3)[rng.integers(0, 3, n)]
     integer = rng.integers(0, 6, n).astype(float)
     X = np.hstack([num, cat, integer[:, None]])
-    logit = num @ np.array([1.5, -1.0, 0.8, 0.0, 0.5]) + cat @ np.array([-1.0, 0.5, 1.5]) \
+    logit = (
+        num @ np.array([1.5, -1.0, 0.8, 0.0, 0.5])
+        + cat @ np.array([-1.0, 0.5, 1.5])
         + 0.3 * (integer - 2.5)
+    )
     y = (logit + 0.3 * rng.normal(size=n) > 0).astype(int)
     return X, y, LogisticRegression().fit(X, y)
 
@@ -40,27 +43,44 @@ FACTORIES = {
 @st.composite
 def constraint_sets(draw):
     cols = list(range(N_NUM)) + [INT_COL]
-    roles = draw(st.lists(st.sampled_from(["free", "immutable", "inc", "dec"]),
-                          min_size=len(cols), max_size=len(cols)))
+    roles = draw(
+        st.lists(
+            st.sampled_from(["free", "immutable", "inc", "dec"]),
+            min_size=len(cols),
+            max_size=len(cols),
+        )
+    )
     if all(r == "immutable" for r in roles):
         roles[0] = "free"
     pick = lambda role: [c for c, r in zip(cols, roles, strict=True) if r == role]  # noqa: E731
     bounds = {}
-    for c in draw(st.lists(st.sampled_from(list(range(N_NUM))), max_size=3, unique=True)):
+    for c in draw(
+        st.lists(st.sampled_from(list(range(N_NUM))), max_size=3, unique=True)
+    ):
         half = draw(st.floats(0.3, 3.0))
         bounds[c] = (-half, half)  # data outside is frozen and reported, never hidden
     return dict(
         immutable=pick("immutable") + (GROUP if draw(st.booleans()) else []),
-        increase_only=pick("inc"), decrease_only=pick("dec"),
-        bounds=bounds or "infer", categorical=[GROUP], integer=[INT_COL],
+        increase_only=pick("inc"),
+        decrease_only=pick("dec"),
+        bounds=bounds or "infer",
+        categorical=[GROUP],
+        integer=[INT_COL],
         target=draw(st.sampled_from(["opposite", "other"])),
     )
 
 
-@settings(max_examples=30, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(kind=st.sampled_from(sorted(FACTORIES)), cons=constraint_sets(),
-       rows=st.lists(st.integers(0, 199), min_size=1, max_size=12, unique=True))
+@settings(
+    max_examples=30,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    kind=st.sampled_from(sorted(FACTORIES)),
+    cons=constraint_sets(),
+    rows=st.lists(st.integers(0, 199), min_size=1, max_size=12, unique=True),
+)
 def test_constraints_always_hold(data, kind, cons, rows):
     X, _, model = data
     gen = FACTORIES[kind](model, random_state=0, **cons).fit(X)

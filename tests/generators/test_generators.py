@@ -80,7 +80,9 @@ def test_confidence_margin_is_reached(tabular, queries, skorch_logits):
 
 def test_fgsm_is_one_step(tabular, queries, skorch_logits):
     X, _ = tabular
-    gen = PGDGenerator(skorch_logits, steps=1, min_eps=False, norm="linf", eps=1.5).fit(X)
+    gen = PGDGenerator(skorch_logits, steps=1, min_eps=False, norm="linf", eps=1.5).fit(
+        X
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CounterfactualWarning)
         cf = gen.explain(queries)
@@ -121,8 +123,12 @@ def test_pipeline_scaler_then_generator(tabular):
     X, y = tabular
     X_raw = X * 4 + 10
     clf = LogisticRegression()
-    pipe = Pipeline([("scale", StandardScaler()),
-                     ("cf", WachterGenerator(clf, random_state=0, max_iter=50))])
+    pipe = Pipeline(
+        [
+            ("scale", StandardScaler()),
+            ("cf", WachterGenerator(clf, random_state=0, max_iter=50)),
+        ]
+    )
     X_cf = pipe.fit(X_raw, y).transform(X_raw[:20])
     fitted = pipe.named_steps["cf"].estimator_
     scaled = pipe.named_steps["scale"].transform(X_raw[:20])
@@ -133,7 +139,9 @@ def test_counterfactuals_in_pipeline_input_units(tabular):
     """A model pipeline with a scaler yields CFs in raw units."""
     X, y = tabular
     X_raw = X * 4 + 10
-    model = Pipeline([("s", StandardScaler()), ("lr", LogisticRegression())]).fit(X_raw, y)
+    model = Pipeline([("s", StandardScaler()), ("lr", LogisticRegression())]).fit(
+        X_raw, y
+    )
     gen = WachterGenerator(model, random_state=0).fit(X_raw)
     cf = gen.explain(X_raw[:20])
     assert cf.validity == 1.0
@@ -163,8 +171,12 @@ def test_dataframe_in_dataframe_out(tabular, skorch_logits):
     X, _ = tabular
     cols = [f"f{i}" for i in range(X.shape[1])]
     df = pd.DataFrame(X, columns=cols)
-    gen = make(WachterGenerator, LogisticRegression().fit(df, skorch_logits.predict(X)),
-               immutable=["f0", "f1"], bounds={"f2": (-1.0, 1.0)})
+    gen = make(
+        WachterGenerator,
+        LogisticRegression().fit(df, skorch_logits.predict(X)),
+        immutable=["f0", "f1"],
+        bounds={"f2": (-1.0, 1.0)},
+    )
     gen.set_output(transform="pandas").fit(df)
     out = gen.transform(df.iloc[:20])
     assert isinstance(out, pd.DataFrame) and list(out.columns) == cols
@@ -226,8 +238,14 @@ def test_float32_is_preserved(tabular, skorch_logits):
 
 def test_impossible_rows_warn_once_and_are_not_valid(tabular, skorch_logits):
     X, _ = tabular
-    gen = make(WachterGenerator, skorch_logits, immutable=list(range(1, 6)),
-               bounds={0: (-0.01, 0.01)}, max_iter=10, n_search_steps=1).fit(X)
+    gen = make(
+        WachterGenerator,
+        skorch_logits,
+        immutable=list(range(1, 6)),
+        bounds={0: (-0.01, 0.01)},
+        max_iter=10,
+        n_search_steps=1,
+    ).fit(X)
     q = X[np.abs(X[:, 0]) < 0.01][:5] if (np.abs(X[:, 0]) < 0.01).any() else X[:5]
     with pytest.warns(CounterfactualWarning, match=r"\d+ of 5 rows") as record:
         cf = gen.explain(q)
@@ -281,15 +299,21 @@ def test_black_box_model_to_gradient_generator(tabular):
         WachterGenerator(forest).fit(X)
 
 
-@pytest.mark.parametrize("kw, match", [
-    (dict(increase_only=[0], decrease_only=[0]), "both increase_only and decrease_only"),
-    (dict(bounds={0: (1.0, -1.0)}), "Empty bounds"),
-    (dict(immutable=list(range(6))), "Every feature is immutable"),
-    (dict(immutable=[9]), "feature index 9"),
-    (dict(categorical=[[0, 1]]), "not one-hot"),
-    (dict(categorical=[[0]]), "at least 2"),
-    (dict(bounds={0: 3.0}), "pair"),
-])
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        (
+            dict(increase_only=[0], decrease_only=[0]),
+            "both increase_only and decrease_only",
+        ),
+        (dict(bounds={0: (1.0, -1.0)}), "Empty bounds"),
+        (dict(immutable=list(range(6))), "Every feature is immutable"),
+        (dict(immutable=[9]), "feature index 9"),
+        (dict(categorical=[[0, 1]]), "not one-hot"),
+        (dict(categorical=[[0]]), "at least 2"),
+        (dict(bounds={0: 3.0}), "pair"),
+    ],
+)
 def test_contradictory_constraints(tabular, skorch_logits, kw, match):
     with pytest.raises(ConstraintError, match=match):
         WachterGenerator(skorch_logits, **kw).fit(tabular[0])
@@ -298,16 +322,24 @@ def test_contradictory_constraints(tabular, skorch_logits, kw, match):
 def test_invalid_parameter_value(tabular, skorch_logits):
     from sklearn.utils._param_validation import InvalidParameterError
 
-    with pytest.raises(InvalidParameterError, match="'lam' parameter of WachterGenerator"):
+    with pytest.raises(
+        InvalidParameterError, match="'lam' parameter of WachterGenerator"
+    ):
         WachterGenerator(skorch_logits, lam=-1).fit(tabular[0])
 
 
 def test_unfitted_net_needs_y(tabular):
     from skorch import NeuralNetClassifier
 
-    net = NeuralNetClassifier(torch.nn.Linear, module__in_features=6,
-                              module__out_features=2, criterion=torch.nn.CrossEntropyLoss,
-                              max_epochs=2, train_split=None, verbose=0)
+    net = NeuralNetClassifier(
+        torch.nn.Linear,
+        module__in_features=6,
+        module__out_features=2,
+        criterion=torch.nn.CrossEntropyLoss,
+        max_epochs=2,
+        train_split=None,
+        verbose=0,
+    )
     X, y = tabular
     with pytest.raises(ValueError, match="requires y"):
         WachterGenerator(net).fit(X)

@@ -18,8 +18,14 @@ def single_torch_thread():
 
 @pytest.fixture(scope="session")
 def data():
-    X, y = make_classification(n_samples=80, n_features=4, n_informative=3,
-                               n_redundant=0, class_sep=1.5, random_state=0)
+    X, y = make_classification(
+        n_samples=80,
+        n_features=4,
+        n_informative=3,
+        n_redundant=0,
+        class_sep=1.5,
+        random_state=0,
+    )
     return StandardScaler().fit_transform(X), y
 
 

@@ -15,24 +15,33 @@ from skcf.metrics import constraint_violations
 @pytest.fixture(scope="module")
 def constrained(data, clf):
     X, _ = data
-    return WachterGenerator(clf, immutable=[0], increase_only=[1],
-                            bounds={2: (-1.0, 1.0)}, max_iter=50,
-                            random_state=0).fit(X)
+    return WachterGenerator(
+        clf,
+        immutable=[0],
+        increase_only=[1],
+        bounds={2: (-1.0, 1.0)},
+        max_iter=50,
+        random_state=0,
+    ).fit(X)
 
 
 def test_hand_counts(constrained):
     X = np.zeros((5, 4))
-    X_cf = np.array([
-        [0.0, 0.5, 0.5, 3.0],    # fine (feature 3 is unconstrained)
-        [0.1, 0.0, 0.0, 0.0],    # immutable moved
-        [0.0, -0.5, 0.0, 0.0],   # increase-only decreased
-        [0.0, 0.0, 1.5, 0.0],    # above the bound
-        [-1.0, -1.0, -2.0, 0.0],  # all three
-    ])
-    assert_array_equal(constraint_violations(X, X_cf, generator=constrained),
-                       [0, 1, 1, 1, 3])
-    assert constraint_violations(X, X_cf, generator=constrained,
-                                 reduce="mean") == pytest.approx(6 / 5)
+    X_cf = np.array(
+        [
+            [0.0, 0.5, 0.5, 3.0],  # fine (feature 3 is unconstrained)
+            [0.1, 0.0, 0.0, 0.0],  # immutable moved
+            [0.0, -0.5, 0.0, 0.0],  # increase-only decreased
+            [0.0, 0.0, 1.5, 0.0],  # above the bound
+            [-1.0, -1.0, -2.0, 0.0],  # all three
+        ]
+    )
+    assert_array_equal(
+        constraint_violations(X, X_cf, generator=constrained), [0, 1, 1, 1, 3]
+    )
+    assert constraint_violations(
+        X, X_cf, generator=constrained, reduce="mean"
+    ) == pytest.approx(6 / 5)
     assert constraint_violations(X, X_cf, generator=constrained, reduce="sum") == 6
 
 
@@ -57,29 +66,32 @@ def test_explained_rows_break_nothing(constrained, data):
 def test_empty(constrained):
     empty = np.zeros((0, 4))
     assert constraint_violations(empty, empty, generator=constrained).shape == (0,)
-    assert np.isnan(constraint_violations(empty, empty, generator=constrained,
-                                          reduce="mean"))
+    assert np.isnan(
+        constraint_violations(empty, empty, generator=constrained, reduce="mean")
+    )
 
 
 def test_not_a_generator(clf):
-    with pytest.raises((TypeError, ValueError),
-                       match="'generator' parameter of constraint_violations"):
+    with pytest.raises(
+        (TypeError, ValueError), match="'generator' parameter of constraint_violations"
+    ):
         constraint_violations(np.zeros((1, 4)), np.zeros((1, 4)), generator=clf)
 
 
 def test_unfitted_generator(clf):
     with pytest.raises(NotFittedError):
-        constraint_violations(np.zeros((1, 4)), np.zeros((1, 4)),
-                              generator=WachterGenerator(clf))
+        constraint_violations(
+            np.zeros((1, 4)), np.zeros((1, 4)), generator=WachterGenerator(clf)
+        )
 
 
 def test_feature_mismatch(constrained):
     with pytest.raises(ValueError, match="'generator' parameter"):
-        constraint_violations(np.zeros((1, 3)), np.zeros((1, 3)),
-                              generator=constrained)
+        constraint_violations(np.zeros((1, 3)), np.zeros((1, 3)), generator=constrained)
 
 
 def test_bad_reduce(constrained):
     with pytest.raises(ValueError, match="'reduce' parameter of constraint_violations"):
-        constraint_violations(np.zeros((1, 4)), np.zeros((1, 4)),
-                              generator=constrained, reduce="median")
+        constraint_violations(
+            np.zeros((1, 4)), np.zeros((1, 4)), generator=constrained, reduce="median"
+        )

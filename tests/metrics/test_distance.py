@@ -22,30 +22,40 @@ X_CF = np.array([[1.0, -2.0, 0.0], [1.0, 1.0, 4.0], [2.0, 0.0, -1.0]])
 # deltas: [1, -2, 0], [0, 0, 3], [0, 0, 0]
 
 
-@pytest.mark.parametrize("norm, expected", [
-    ("l0", [2, 1, 0]),
-    ("l1", [3.0, 3.0, 0.0]),
-    ("l2", [np.sqrt(5.0), 3.0, 0.0]),
-    ("linf", [2.0, 3.0, 0.0]),
-])
+@pytest.mark.parametrize(
+    "norm, expected",
+    [
+        ("l0", [2, 1, 0]),
+        ("l1", [3.0, 3.0, 0.0]),
+        ("l2", [np.sqrt(5.0), 3.0, 0.0]),
+        ("linf", [2.0, 3.0, 0.0]),
+    ],
+)
 def test_proximity_per_row(norm, expected):
     out = proximity(X, X_CF, norm=norm, reduce=None)
     assert_allclose(out, expected, rtol=1e-12)
     assert proximity(X, X_CF, norm=norm) == pytest.approx(np.mean(expected))
     assert proximity(X, X_CF, norm=norm, reduce="median") == pytest.approx(
-        np.median(expected))
+        np.median(expected)
+    )
 
 
-@pytest.mark.parametrize("func, norm", [
-    (l0_distance, "l0"), (l1_distance, "l1"), (l2_distance, "l2"),
-    (linf_distance, "linf"),
-])
+@pytest.mark.parametrize(
+    "func, norm",
+    [
+        (l0_distance, "l0"),
+        (l1_distance, "l1"),
+        (l2_distance, "l2"),
+        (linf_distance, "linf"),
+    ],
+)
 def test_wrappers_match_proximity(func, norm):
     scale = np.array([0.5, 2.0, 3.0])
     valid = np.array([True, True, False])
-    assert_allclose(func(X, X_CF, scale=scale, valid=valid, reduce=None),
-                    proximity(X, X_CF, norm=norm, scale=scale, valid=valid,
-                              reduce=None))
+    assert_allclose(
+        func(X, X_CF, scale=scale, valid=valid, reduce=None),
+        proximity(X, X_CF, norm=norm, scale=scale, valid=valid, reduce=None),
+    )
     assert func(X, X_CF) == pytest.approx(proximity(X, X_CF, norm=norm))
 
 
@@ -80,13 +90,21 @@ def test_sparsity_seed_definition():
 
 def test_matches_counterfactual_set():
     cf = CounterfactualSet(
-        X=X, X_cf=X_CF, y_pred=np.zeros(3), y_cf_pred=np.ones(3),
-        target=np.ones(3, dtype=object), valid=np.ones(3, dtype=bool),
-        violations=np.zeros(3, int), n_iter=np.zeros(3, int),
-        feature_names=np.array(["a", "b", "c"]), elapsed=0.0)
+        X=X,
+        X_cf=X_CF,
+        y_pred=np.zeros(3),
+        y_cf_pred=np.ones(3),
+        target=np.ones(3, dtype=object),
+        valid=np.ones(3, dtype=bool),
+        violations=np.zeros(3, int),
+        n_iter=np.zeros(3, int),
+        feature_names=np.array(["a", "b", "c"]),
+        elapsed=0.0,
+    )
     for norm in ("l0", "l1", "l2", "linf"):
-        assert_allclose(proximity(cf.X, cf.X_cf, norm=norm, reduce=None),
-                        getattr(cf, norm))
+        assert_allclose(
+            proximity(cf.X, cf.X_cf, norm=norm, reduce=None), getattr(cf, norm)
+        )
 
 
 def test_dataframe_and_float32_inputs():
@@ -96,8 +114,9 @@ def test_dataframe_and_float32_inputs():
 
 
 def test_median_absolute_deviation():
-    data = np.array([[1.0, 0.0, 5.0], [2.0, 0.0, 5.0], [4.0, 0.0, 5.0],
-                     [9.0, 2.0, 5.0]])
+    data = np.array(
+        [[1.0, 0.0, 5.0], [2.0, 0.0, 5.0], [4.0, 0.0, 5.0], [9.0, 2.0, 5.0]]
+    )
     # MAD, then std (MAD is 0), then 1 (constant)
     assert_allclose(median_absolute_deviation(data), [1.5, np.sqrt(0.75), 1.0])
     rng = np.random.RandomState(0)
@@ -112,8 +131,10 @@ def test_empty_input():
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.lists(st.floats(-1e3, 1e3), min_size=4, max_size=4),
-       st.lists(st.floats(-1e3, 1e3), min_size=4, max_size=4))
+@given(
+    st.lists(st.floats(-1e3, 1e3), min_size=4, max_size=4),
+    st.lists(st.floats(-1e3, 1e3), min_size=4, max_size=4),
+)
 def test_norm_ordering(a, b):
     x, x_cf = np.array([a]), np.array([b])
     l1, l2, linf = (proximity(x, x_cf, norm=n) for n in ("l1", "l2", "linf"))

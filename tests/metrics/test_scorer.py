@@ -43,28 +43,42 @@ def cf(generator, rows):
 def test_repr():
     expected = "make_cf_scorer('validity', greater_is_better=True)"
     assert repr(make_cf_scorer()) == expected
-    assert (repr(make_cf_scorer("l1", scale="mad", valid_only=True))
-            == "make_cf_scorer('l1', greater_is_better=False, scale='mad', "
-               "valid_only=True)")
+    assert (
+        repr(make_cf_scorer("l1", scale="mad", valid_only=True))
+        == "make_cf_scorer('l1', greater_is_better=False, scale='mad', "
+        "valid_only=True)"
+    )
 
     def mean_l1(cf):
         return cf.l1.mean()
 
     assert repr(make_cf_scorer(mean_l1, greater_is_better=False)) == (
-        "make_cf_scorer(mean_l1, greater_is_better=False)")
+        "make_cf_scorer(mean_l1, greater_is_better=False)"
+    )
 
 
-@pytest.mark.parametrize("metric, expected", [
-    ("validity", True), ("score", True), ("l0", False), ("l1", False), ("l2", False),
-    ("linf", False), ("sparsity", False), ("redundancy", False),
-    ("violations", False), (lambda cf: 0.0, True),
-])
+@pytest.mark.parametrize(
+    "metric, expected",
+    [
+        ("validity", True),
+        ("score", True),
+        ("l0", False),
+        ("l1", False),
+        ("l2", False),
+        ("linf", False),
+        ("sparsity", False),
+        ("redundancy", False),
+        ("violations", False),
+        (lambda cf: 0.0, True),
+    ],
+)
 def test_greater_is_better_inferred(metric, expected):
     assert make_cf_scorer(metric).greater_is_better is expected
 
 
 def test_values_match_metrics(generator, rows, cf):
     """The scorer equals the metric on explain's result (explain is deterministic)."""
+
     def score(metric, **kw):
         return make_cf_scorer(metric, **kw)(generator, rows)
 
@@ -73,14 +87,18 @@ def test_values_match_metrics(generator, rows, cf):
     assert score("l2", reduce="median") == pytest.approx(-np.median(cf.l2))
     assert score("linf", valid_only=True) == pytest.approx(-cf.linf[cf.valid].mean())
     assert score("l1", scale="mad") == pytest.approx(
-        -proximity(cf.X, cf.X_cf, scale=generator.scale_))
+        -proximity(cf.X, cf.X_cf, scale=generator.scale_)
+    )
     assert score("l0", atol=1e-3) == pytest.approx(
-        -proximity(cf.X, cf.X_cf, norm="l0", atol=1e-3))
+        -proximity(cf.X, cf.X_cf, norm="l0", atol=1e-3)
+    )
     assert score("sparsity") == pytest.approx(-sparsity(cf.X, cf.X_cf))
     assert score("redundancy", valid_only=True) == pytest.approx(
-        -redundancy(generator, cf.X, cf.X_cf, valid=cf.valid))
+        -redundancy(generator, cf.X, cf.X_cf, valid=cf.valid)
+    )
     assert score("violations") == -constraint_violations(
-        cf.X, cf.X_cf, generator=generator, reduce="mean")
+        cf.X, cf.X_cf, generator=generator, reduce="mean"
+    )
     assert score("score") == pytest.approx(generator.score(rows))
     assert score("l1", greater_is_better=True) == pytest.approx(cf.l1.mean())
 
@@ -120,8 +138,13 @@ def test_picklable():
 def test_grid_search_single_metric(data, clf):
     X, _ = data
     gen = WachterGenerator(FrozenEstimator(clf), max_iter=30, random_state=0)
-    search = GridSearchCV(gen, {"lam": [0.1, 1.0]}, scoring=make_cf_scorer("l1"),
-                          cv=2, error_score="raise").fit(X[:40])
+    search = GridSearchCV(
+        gen,
+        {"lam": [0.1, 1.0]},
+        scoring=make_cf_scorer("l1"),
+        cv=2,
+        error_score="raise",
+    ).fit(X[:40])
     scores = search.cv_results_["mean_test_score"]
     assert scores.shape == (2,)
     assert np.all(scores <= 0)
@@ -130,28 +153,43 @@ def test_grid_search_single_metric(data, clf):
 
 def test_grid_search_scoring_dict_and_refit(data, clf):
     X, _ = data
-    gen = WachterGenerator(FrozenEstimator(clf), max_iter=30, n_search_steps=2,
-                           random_state=0)
-    scoring = {"validity": make_cf_scorer("validity"),
-               "l1": make_cf_scorer("l1", scale="mad", valid_only=True),
-               "redundancy": make_cf_scorer("redundancy"),
-               "score": make_cf_scorer("score")}
-    search = GridSearchCV(gen, {"lam": [0.1, 1.0]}, scoring=scoring,
-                          refit="validity", cv=2, error_score="raise").fit(X[:40])
+    gen = WachterGenerator(
+        FrozenEstimator(clf), max_iter=30, n_search_steps=2, random_state=0
+    )
+    scoring = {
+        "validity": make_cf_scorer("validity"),
+        "l1": make_cf_scorer("l1", scale="mad", valid_only=True),
+        "redundancy": make_cf_scorer("redundancy"),
+        "score": make_cf_scorer("score"),
+    }
+    search = GridSearchCV(
+        gen,
+        {"lam": [0.1, 1.0]},
+        scoring=scoring,
+        refit="validity",
+        cv=2,
+        error_score="raise",
+    ).fit(X[:40])
     res = search.cv_results_
     for name in scoring:
         assert f"mean_test_{name}" in res
     assert search.best_index_ == int(np.argmax(res["mean_test_validity"]))
     assert hasattr(search.best_estimator_, "model_")
     assert search.score(X[:5]) == pytest.approx(
-        search.best_estimator_.explain(X[:5]).validity)
+        search.best_estimator_.explain(X[:5]).validity
+    )
 
 
 def test_grid_search_fits_unfitted_model(data):
     X, y = data
     gen = WachterGenerator(LogisticRegression(), max_iter=30, random_state=0)
-    search = GridSearchCV(gen, {"lam": [0.1, 1.0]}, scoring=make_cf_scorer("l2"),
-                          cv=2, error_score="raise").fit(X[:40], y[:40])
+    search = GridSearchCV(
+        gen,
+        {"lam": [0.1, 1.0]},
+        scoring=make_cf_scorer("l2"),
+        cv=2,
+        error_score="raise",
+    ).fit(X[:40], y[:40])
     assert np.all(search.cv_results_["mean_test_score"] <= 0)
 
 

@@ -37,11 +37,18 @@ def test_validity_none_target_is_untargeted():
 
 def test_validity_counterfactual_set():
     cf = CounterfactualSet(
-        X=np.zeros((4, 1)), X_cf=np.ones((4, 1)), y_pred=np.zeros(4, int),
-        y_cf_pred=np.ones(4, int), target=np.ones(4, dtype=object),
+        X=np.zeros((4, 1)),
+        X_cf=np.ones((4, 1)),
+        y_pred=np.zeros(4, int),
+        y_cf_pred=np.ones(4, int),
+        target=np.ones(4, dtype=object),
         # every prediction reaches the target, but constraints broke on two rows
-        valid=np.array([True, False, True, False]), violations=np.array([0, 1, 0, 2]),
-        n_iter=np.zeros(4, int), feature_names=np.array(["a"]), elapsed=0.0)
+        valid=np.array([True, False, True, False]),
+        violations=np.array([0, 1, 0, 2]),
+        n_iter=np.zeros(4, int),
+        feature_names=np.array(["a"]),
+        elapsed=0.0,
+    )
     assert validity_score(cf) == 0.5 == cf.validity
     assert validity_score(cf.y_cf_pred, cf.target) == 1.0
 
@@ -67,10 +74,17 @@ def test_validity_missing_y_pred():
 
 def test_validity_set_with_extra_arguments():
     cf = CounterfactualSet(
-        X=np.zeros((1, 1)), X_cf=np.ones((1, 1)), y_pred=np.zeros(1, int),
-        y_cf_pred=np.ones(1, int), target=np.ones(1, dtype=object),
-        valid=np.ones(1, bool), violations=np.zeros(1, int), n_iter=np.zeros(1, int),
-        feature_names=np.array(["a"]), elapsed=0.0)
+        X=np.zeros((1, 1)),
+        X_cf=np.ones((1, 1)),
+        y_pred=np.zeros(1, int),
+        y_cf_pred=np.ones(1, int),
+        target=np.ones(1, dtype=object),
+        valid=np.ones(1, bool),
+        violations=np.zeros(1, int),
+        n_iter=np.zeros(1, int),
+        feature_names=np.array(["a"]),
+        elapsed=0.0,
+    )
     with pytest.raises(ValueError, match="'target'"):
         validity_score(cf, [1])
 
@@ -99,14 +113,17 @@ def _linear_lr(coef, intercept=0.0):
 
 
 # model: class 1 iff x0 + x1 > 0; x2 is ignored
-X_F = np.array([[-1.0, -1.0, -1.0],
-                [-1.0, -1.0, 0.0],
-                [-1.0, -1.0, 0.0],
-                [-2.0, -2.0, 0.0]])
-X_C = np.array([[2.0, -1.0, 5.0],   # revert x0 -> class 0 (needed); x2 -> class 1: 1
-                [3.0, 3.0, 0.0],    # revert x0 or x1 -> still class 1: 2
-                [0.5, 0.0, 0.0],    # both x0 and x1 needed: 0
-                [-2.0, -2.0, 0.0]])  # unchanged: 0
+X_F = np.array(
+    [[-1.0, -1.0, -1.0], [-1.0, -1.0, 0.0], [-1.0, -1.0, 0.0], [-2.0, -2.0, 0.0]]
+)
+X_C = np.array(
+    [
+        [2.0, -1.0, 5.0],  # revert x0 -> class 0 (needed); x2 -> class 1: 1
+        [3.0, 3.0, 0.0],  # revert x0 or x1 -> still class 1: 2
+        [0.5, 0.0, 0.0],  # both x0 and x1 needed: 0
+        [-2.0, -2.0, 0.0],
+    ]
+)  # unchanged: 0
 EXPECTED = [1, 2, 0, 0]
 
 
@@ -117,8 +134,9 @@ def test_redundancy_hand_linear():
     assert redundancy(lr, X_F, X_C) == pytest.approx(3 / 4)
     valid = np.array([True, True, True, False])
     assert redundancy(lr, X_F, X_C, valid=valid) == pytest.approx(1.0)
-    assert_array_equal(redundancy(lr, X_F, X_C, valid=valid, return_per_row=True),
-                       EXPECTED[:3])
+    assert_array_equal(
+        redundancy(lr, X_F, X_C, valid=valid, return_per_row=True), EXPECTED[:3]
+    )
 
 
 def test_redundancy_torch_linear():
@@ -134,24 +152,29 @@ def test_redundancy_generator_and_black_box(data, generator, clf):
     X, _ = data
     cf = generator.explain(X[:20])
     expected = redundancy(clf, cf.X, cf.X_cf, return_per_row=True)
-    assert_array_equal(redundancy(generator, cf.X, cf.X_cf, return_per_row=True),
-                       expected)
-    assert_array_equal(redundancy(as_model(clf), cf.X, cf.X_cf, return_per_row=True),
-                       expected)
+    assert_array_equal(
+        redundancy(generator, cf.X, cf.X_cf, return_per_row=True), expected
+    )
+    assert_array_equal(
+        redundancy(as_model(clf), cf.X, cf.X_cf, return_per_row=True), expected
+    )
 
 
 def test_redundancy_with_target():
     lr = _linear_lr([1.0, 1.0, 0.0])
     # targeting class 1 is what the counterfactuals reached: same counts
-    assert_array_equal(redundancy(lr, X_F, X_C, target=1, return_per_row=True),
-                       EXPECTED)
+    assert_array_equal(
+        redundancy(lr, X_F, X_C, target=1, return_per_row=True), EXPECTED
+    )
     # targeting class 0: a revert counts when it lands in class 0
-    assert_array_equal(redundancy(lr, X_F, X_C, target=0, return_per_row=True),
-                       [1, 0, 2, 0])
+    assert_array_equal(
+        redundancy(lr, X_F, X_C, target=0, return_per_row=True), [1, 0, 2, 0]
+    )
     # "other": a revert is redundant if it still differs from the factual class 0
     target = np.array(["other", 1, "other", 0], dtype=object)
-    assert_array_equal(redundancy(lr, X_F, X_C, target=target, return_per_row=True),
-                       EXPECTED)
+    assert_array_equal(
+        redundancy(lr, X_F, X_C, target=target, return_per_row=True), EXPECTED
+    )
 
 
 def _naive_redundancy(predict, X, X_cf):

@@ -96,11 +96,15 @@ def test_pipeline_with_skorch_net(tabular, skorch_logits):
 def test_sklearn_mlp_and_linear(tabular):
     X, y = tabular
     mlp = MLPClassifier(hidden_layer_sizes=(8,), max_iter=300, random_state=0).fit(X, y)
-    assert_allclose(as_differentiable(mlp).predict_proba(X), mlp.predict_proba(X), atol=1e-6)
+    assert_allclose(
+        as_differentiable(mlp).predict_proba(X), mlp.predict_proba(X), atol=1e-6
+    )
     X3 = np.vstack([X, X[:50] + 3])
     y3 = np.concatenate([y, np.full(50, 2)])
     lr = LogisticRegression(max_iter=500).fit(X3, y3)
-    assert_allclose(as_differentiable(lr).predict_proba(X3), lr.predict_proba(X3), atol=1e-6)
+    assert_allclose(
+        as_differentiable(lr).predict_proba(X3), lr.predict_proba(X3), atol=1e-6
+    )
 
 
 def test_black_box_is_refused_with_alternatives(tabular):
@@ -125,15 +129,19 @@ def test_unfitted_models_are_refused():
     from skorch import NeuralNetClassifier
 
     with pytest.raises(NotFittedError):
-        as_differentiable(NeuralNetClassifier(torch.nn.Linear, module__in_features=2,
-                                              module__out_features=2))
+        as_differentiable(
+            NeuralNetClassifier(
+                torch.nn.Linear, module__in_features=2, module__out_features=2
+            )
+        )
     with pytest.raises(NotFittedError):
         as_differentiable(make_pipeline(StandardScaler(), torch.nn.Linear(2, 2)))
 
 
 def test_user_module_is_never_modified(tabular):
-    module = torch.nn.Sequential(torch.nn.Linear(6, 4), torch.nn.Dropout(0.5),
-                                 torch.nn.Linear(4, 2))
+    module = torch.nn.Sequential(
+        torch.nn.Linear(6, 4), torch.nn.Dropout(0.5), torch.nn.Linear(4, 2)
+    )
     module.train()
     before = [p.clone() for p in module.parameters()]
     model = as_differentiable(module)
