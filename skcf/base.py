@@ -43,7 +43,9 @@ def is_generator(estimator) -> bool:
 class CounterfactualSet:
     """Counterfactuals with everything needed to judge them, as returned by ``explain``.
 
-    Attributes
+    Each parameter is stored as an attribute of the same name.
+
+    Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
         Factual rows.

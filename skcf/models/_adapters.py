@@ -221,6 +221,11 @@ class DifferentiableModel:
 class BlackBoxModel:
     """A model known only through ``predict_proba`` (gradient-free methods only).
 
+    Parameters
+    ----------
+    estimator : object
+        A fitted classifier with ``predict_proba`` (and ``classes_``).
+
     Examples
     --------
     >>> from sklearn.ensemble import RandomForestClassifier
@@ -517,6 +522,15 @@ def _buffers_device(module: nn.Module) -> torch.device | None:
 def is_differentiable(estimator: Any) -> bool:
     """Whether :func:`as_differentiable` accepts ``estimator``.
 
+    Parameters
+    ----------
+    estimator : object
+        The model.
+
+    Returns
+    -------
+    differentiable : bool
+
     Examples
     --------
     >>> import torch
@@ -537,6 +551,19 @@ def as_model(estimator: Any, *, device: str | None = None, output: str = "auto")
     """Differentiable adapter when possible, else a :class:`BlackBoxModel`.
 
     Used by gradient-free methods, which accept both.
+
+    Parameters
+    ----------
+    estimator : object
+        The model.
+    device : str, default=None
+        See :func:`as_differentiable`.
+    output : {"auto", "logits", "proba"}, default="auto"
+        See :func:`as_differentiable`.
+
+    Returns
+    -------
+    model : DifferentiableModel or BlackBoxModel
 
     Examples
     --------

@@ -357,3 +357,44 @@ def test_clone_keeps_a_fitted_model(tabular, skorch_logits):
     assert search.best_estimator_.estimator_ is skorch_logits
     unfitted = WachterGenerator(LogisticRegression())
     assert clone(unfitted).estimator is not unfitted.estimator
+
+
+def test_verbose_prints_summary_and_progress(tabular, skorch_logits, capsys):
+    X, _ = tabular
+    make(WachterGenerator, skorch_logits, verbose=1).fit(X).transform(X[:5])
+    out = capsys.readouterr().out
+    assert "[WachterGenerator]" in out and "/5 valid" in out
+    make(WachterGenerator, skorch_logits, verbose=0).fit(X).transform(X[:5])
+    assert capsys.readouterr().out == ""
+    make(WachterGenerator, skorch_logits, verbose=2).fit(X).transform(X[:5])
+    assert "WachterGenerator" in capsys.readouterr().err  # tqdm bar
+
+
+def test_cuda_pickle_loads_on_cpu_with_warning(tabular, skorch_logits):
+    """A model saved on a GPU loads on a CPU-only machine, with a DeviceWarning."""
+    from skcf.exceptions import DeviceWarning
+
+    X, _ = tabular
+    gen = make(WachterGenerator, skorch_logits).fit(X)
+    state = gen.model_.__getstate__()
+    state["device"] = "cuda:0"
+    model = type(gen.model_).__new__(type(gen.model_))
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available: nothing to map")
+    with pytest.warns(DeviceWarning, match="loaded on the CPU"):
+        model.__setstate__(state)
+    assert model.device.type == "cpu"
+    assert_allclose(model.predict_proba(X[:5]), gen.model_.predict_proba(X[:5]))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("cls", GENERATORS)
+def test_cpu_cuda_parity(cls, tabular, queries, skorch_logits):
+    X, _ = tabular
+    cpu = make(cls, skorch_logits, device="cpu").fit(X).explain(queries[:20])
+    gpu = make(cls, skorch_logits, device="cuda").fit(X).explain(queries[:20])
+    assert abs(cpu.validity - gpu.validity) <= 0.05
+    both = cpu.valid & gpu.valid
+    assert_allclose(cpu.X_cf[both], gpu.X_cf[both], atol=5e-2)
+    assert next(skorch_logits.module_.parameters()).device.type == "cpu"
