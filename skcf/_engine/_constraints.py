@@ -33,6 +33,7 @@ class Constraints:
     decrease_only: Tensor
     groups: list = field(default_factory=list)
     integer: Tensor | None = None
+    _packed: tuple | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def unconstrained(cls, d: int, device="cpu", dtype=torch.float32) -> Constraints:
@@ -51,14 +52,34 @@ class Constraints:
             None if self.integer is None else self.integer.to(device),
         )
 
+    def packed_groups(self) -> tuple[Tensor, Tensor, Tensor] | None:
+        """Mutable one-hot groups as a padded ``(G, L)`` index matrix.
+
+        Returns ``(index, mask, columns)``: ``index[g, :len(g)]`` holds group
+        ``g``'s columns, ``mask`` marks the real entries and ``columns`` is
+        ``index[mask]``; None without mutable groups. Computed once, so every
+        group operation is one batched tensor operation.
+        """
+        if self._packed is None:
+            groups = [g for g in self.groups if bool(self.mutable[g].any())]
+            if not groups:
+                self._packed = (None,)
+            else:
+                width = max(len(g) for g in groups)
+                device = self.lower.device
+                index = torch.zeros(len(groups), width, dtype=torch.long, device=device)
+                mask = torch.zeros(len(groups), width, dtype=torch.bool, device=device)
+                for i, g in enumerate(groups):
+                    index[i, : len(g)] = g
+                    mask[i, : len(g)] = True
+                self._packed = (index, mask, index[mask])
+        return None if self._packed[0] is None else self._packed  # type: ignore[return-value]
+
     @property
     def needs_snapping(self) -> bool:
-        return bool(self._mutable_groups()) or (
+        return self.packed_groups() is not None or (
             self.integer is not None and bool((self.integer & self.mutable).any())
         )
-
-    def _mutable_groups(self) -> list:
-        return [g for g in self.groups if bool(self.mutable[g].any())]
 
     def grad_mask(self) -> Tensor:
         """1.0 on mutable features, 0.0 on immutable ones."""
@@ -94,29 +115,29 @@ class Constraints:
         simplex lies inside ``[0, 1]``, so one-hot columns stay in their bounds.
         """
         x = self.clamp(x, lo, hi)
-        groups = self._mutable_groups()
-        if groups:
+        packed = self.packed_groups()
+        if packed is not None:
+            index, mask, cols = packed
+            block = x[:, index].masked_fill(~mask, float("-inf"))
             x = x.clone()
-            for g in groups:  # few groups; each projection is vectorised over rows
-                x[:, g] = _project_simplex(x[:, g])
+            x[:, cols] = _project_simplex(block)[:, mask]
         return x
 
     def snap(self, x: Tensor, lo: Tensor, hi: Tensor) -> Tensor:
         """Make mutable one-hot groups valid one-hots and round integer features."""
-        groups = self._mutable_groups()
-        if groups:
+        packed = self.packed_groups()
+        if packed is not None:
+            index, mask, cols = packed
+            allowed = mask & (hi[:, index] > 0.5)  # an option whose bound is 0 stays off
+            block = x[:, index].masked_fill(~allowed, float("-inf"))
+            winner = block.argmax(dim=2, keepdim=True)
+            onehot = torch.zeros_like(block).scatter_(2, winner, 1.0)
             x = x.clone()
-            for g in groups:  # loop over groups (few), vectorised over rows
-                block = x[:, g]
-                allowed = hi[:, g] > 0.5  # a column whose upper bound is 0 stays off
-                block = torch.where(allowed, block, torch.full_like(block, -torch.inf))
-                winner = block.argmax(dim=1, keepdim=True)
-                x[:, g] = torch.zeros_like(block).scatter_(1, winner, 1.0)
+            x[:, cols] = onehot[:, mask]
         if self.integer is not None and bool(self.integer.any()):
             rounded = torch.round(x)
             rounded = torch.minimum(
-                torch.maximum(rounded, torch.ceil(lo)), torch.floor(hi)
-            )
+                torch.maximum(rounded, torch.ceil(lo)), torch.floor(hi))
             x = torch.where(self.integer & self.mutable, rounded, x)
         return x
 
@@ -132,24 +153,27 @@ class Constraints:
         if self.integer is not None:
             bad |= self.integer & ((x - torch.round(x)).abs() > tol)
         count = bad.sum(dim=1)
-        for g in self._mutable_groups():
-            block = x[:, g]
-            not_binary = ((block - block.round()).abs() > atol).any(dim=1)
-            not_single = (block.sum(dim=1) - 1.0).abs() > atol
-            count = count + (not_binary | not_single).long()
+        packed = self.packed_groups()
+        if packed is not None:
+            index, mask, _ = packed
+            block = x[:, index].masked_fill(~mask, 0.0)
+            not_binary = ((block - block.round()).abs() > atol).any(dim=2)
+            not_single = (block.sum(dim=2) - 1.0).abs() > atol
+            count = count + (not_binary | not_single).sum(dim=1)
         return count
 
 
 def _project_simplex(v: Tensor) -> Tensor:
-    """Euclidean projection of each row of ``v`` onto the probability simplex.
+    """Euclidean projection onto the probability simplex along the last dimension.
 
-    Sort-based algorithm of Duchi et al. (2008), vectorised over rows.
+    Sort-based algorithm of Duchi et al. (2008), batched over leading dimensions.
+    Entries equal to ``-inf`` (padding) are excluded and come out as 0.
     """
-    k = v.shape[1]
-    u, _ = torch.sort(v, dim=1, descending=True)
-    css = torch.cumsum(u, dim=1) - 1.0
+    k = v.shape[-1]
+    u, _ = torch.sort(v, dim=-1, descending=True)
+    css = torch.cumsum(u, dim=-1) - 1.0
     ind = torch.arange(1, k + 1, device=v.device, dtype=v.dtype)
-    cond = (u - css / ind) > 0
-    rho = k - 1 - torch.argmax(cond.flip(1).to(torch.int8), dim=1)  # last True
-    theta = css.gather(1, rho.view(-1, 1)) / (rho.view(-1, 1) + 1).to(v.dtype)
+    cond = (u - css / ind) > 0  # NaN (padding) compares False
+    rho = k - 1 - torch.argmax(cond.flip(-1).to(torch.int8), dim=-1, keepdim=True)
+    theta = css.gather(-1, rho) / (rho + 1).to(v.dtype)
     return torch.clamp(v - theta, min=0.0)

@@ -88,7 +88,7 @@ class _Problem:
         self.lo, self.hi = cons.row_bounds(x0)
         self.grad_mask = cons.grad_mask()
         self.snapping = cons.needs_snapping
-        self.groups = tuple(cons._mutable_groups())
+        self.groups = cons.packed_groups()
         # The ℓ1 term goes to the prox in proximal solvers, to autograd elsewhere.
         self.prox_terms = (
             [t for t in terms if isinstance(t, L1Distance)]

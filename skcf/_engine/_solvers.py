@@ -28,7 +28,7 @@ class StepContext:
     max_iter: int
     l1_threshold: Tensor | None = None  # (d,) for a unit step, from L1Distance
     radius: Tensor | None = None  # (n,) ball radius for projected gradient
-    groups: tuple = ()  # mutable one-hot groups (index tensors)
+    groups: tuple | None = None  # Constraints.packed_groups(): (index, mask, cols)
 
 
 class Solver:
@@ -88,13 +88,14 @@ class Adam(Solver):
         t = ctx.it + 1
         m_hat = state["m"] / (1 - b1**t)
         v_hat = state["v"] / (1 - b2**t)
-        if ctx.groups:
+        if ctx.groups is not None:
             # One preconditioner per one-hot group: element-wise scaling would move
             # every option of a group at the same speed, and the simplex
             # projection would then never change which option wins.
+            index, mask, cols = ctx.groups
+            shared = v_hat[:, index].masked_fill(~mask, 0.0).amax(dim=2, keepdim=True)
             v_hat = v_hat.clone()
-            for g in ctx.groups:
-                v_hat[:, g] = v_hat[:, g].amax(dim=1, keepdim=True)
+            v_hat[:, cols] = shared.expand(-1, -1, index.shape[1])[:, mask]
         x = state["x"] - self.lr * m_hat / (torch.sqrt(v_hat) + self.eps)
         state["x"] = ctx.project(x)
 
