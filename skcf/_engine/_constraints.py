@@ -128,7 +128,7 @@ class Constraints:
         packed = self.packed_groups()
         if packed is not None:
             index, mask, cols = packed
-            allowed = mask & (hi[:, index] > 0.5)  # an option whose bound is 0 stays off
+            allowed = mask & (hi[:, index] > 0.5)  # an option bounded at 0 stays off
             block = x[:, index].masked_fill(~allowed, float("-inf"))
             winner = block.argmax(dim=2, keepdim=True)
             onehot = torch.zeros_like(block).scatter_(2, winner, 1.0)
@@ -137,7 +137,8 @@ class Constraints:
         if self.integer is not None and bool(self.integer.any()):
             rounded = torch.round(x)
             rounded = torch.minimum(
-                torch.maximum(rounded, torch.ceil(lo)), torch.floor(hi))
+                torch.maximum(rounded, torch.ceil(lo)), torch.floor(hi)
+            )
             x = torch.where(self.integer & self.mutable, rounded, x)
         return x
 
