@@ -176,3 +176,43 @@ def test_cuda_copy_keeps_user_module_on_cpu(tabular):
     X = tabular[0]
     cpu = as_differentiable(module).predict_proba(X)
     assert_allclose(model.predict_proba(X), cpu, atol=1e-5)
+
+
+def test_skorch_binary_classifier(tabular):
+    from skorch import NeuralNetBinaryClassifier
+
+    from skcf.generators import WachterGenerator
+    from skcf.models import MLP
+
+    X, y = tabular
+    torch.manual_seed(0)
+    net = NeuralNetBinaryClassifier(MLP, module__n_features=6, module__n_classes=1,
+                                    module__hidden=(8,), max_epochs=20, lr=0.05,
+                                    optimizer=torch.optim.Adam, train_split=None,
+                                    verbose=0).fit(X, y.astype(np.float32))
+    model = as_differentiable(net)
+    assert model.output == "binary_logit"
+    assert_allclose(model.predict_proba(X), net.predict_proba(X), atol=1e-5)
+    cf = WachterGenerator(net, random_state=0).fit(X).explain(X[:20])
+    assert cf.validity >= 0.95
+    assert (net.predict(cf.X_cf[cf.valid]) != net.predict(X[:20][cf.valid])).all()
+
+
+def test_unfitted_skorch_net_with_string_labels(tabular):
+    from skorch import NeuralNetClassifier
+
+    from skcf.generators import ElasticNetGenerator
+    from skcf.models import MLP
+
+    X, y = tabular
+    labels = np.array(["bad", "good"])[y]
+    net = NeuralNetClassifier(MLP, module__n_features=6, module__hidden=(8,),
+                              criterion=torch.nn.CrossEntropyLoss, max_epochs=15,
+                              lr=0.05, optimizer=torch.optim.Adam, train_split=None,
+                              verbose=0)
+    gen = ElasticNetGenerator(net, target="good", random_state=0).fit(X, labels)
+    assert list(gen.classes_) == ["bad", "good"]
+    q = X[gen.model_.predict(X) == 0][:10]
+    cf = gen.explain(q)
+    assert (cf.y_pred == "bad").all() and (cf.y_cf_pred[cf.valid] == "good").all()
+    assert cf.validity >= 0.9
