@@ -52,13 +52,14 @@ class Constraints:
             None if self.integer is None else self.integer.to(device),
         )
 
-    def packed_groups(self) -> tuple[Tensor, Tensor, Tensor] | None:
+    def packed_groups(self) -> tuple[Tensor, Tensor, Tensor, Tensor] | None:
         """Mutable one-hot groups as a padded ``(G, L)`` index matrix.
 
-        Returns ``(index, mask, columns)``: ``index[g, :len(g)]`` holds group
-        ``g``'s columns, ``mask`` marks the real entries and ``columns`` is
-        ``index[mask]``; None without mutable groups. Computed once, so every
-        group operation is one batched tensor operation.
+        Returns ``(index, mask, columns, positions)``: ``index[g, :len(g)]`` holds
+        group ``g``'s columns, ``mask`` marks the real entries, ``columns`` is
+        ``index[mask]`` and ``positions`` their offsets in ``index.reshape(-1)``;
+        None without mutable groups. Computed once, so every group operation is
+        one batched gather / scatter.
         """
         if self._packed is None:
             groups = [g for g in self.groups if bool(self.mutable[g].any())]
@@ -72,7 +73,8 @@ class Constraints:
                 for i, g in enumerate(groups):
                     index[i, : len(g)] = g
                     mask[i, : len(g)] = True
-                self._packed = (index, mask, index[mask])
+                positions = torch.arange(index.numel(), device=device)[mask.reshape(-1)]
+                self._packed = (index, mask, index[mask], positions)
         return None if self._packed[0] is None else self._packed  # type: ignore[return-value]
 
     @property
@@ -117,23 +119,21 @@ class Constraints:
         x = self.clamp(x, lo, hi)
         packed = self.packed_groups()
         if packed is not None:
-            index, mask, cols = packed
-            block = x[:, index].masked_fill(~mask, float("-inf"))
-            x = x.clone()
-            x[:, cols] = _project_simplex(block)[:, mask]
+            index, mask, cols, pos = packed
+            block = _gather(x, index).masked_fill(~mask, float("-inf"))
+            x = x.index_copy(1, cols, _scatter_values(_project_simplex(block), pos))
         return x
 
     def snap(self, x: Tensor, lo: Tensor, hi: Tensor) -> Tensor:
         """Make mutable one-hot groups valid one-hots and round integer features."""
         packed = self.packed_groups()
         if packed is not None:
-            index, mask, cols = packed
-            allowed = mask & (hi[:, index] > 0.5)  # an option bounded at 0 stays off
-            block = x[:, index].masked_fill(~allowed, float("-inf"))
+            index, mask, cols, pos = packed
+            allowed = mask & (_gather(hi, index) > 0.5)  # option bounded at 0 stays off
+            block = _gather(x, index).masked_fill(~allowed, float("-inf"))
             winner = block.argmax(dim=2, keepdim=True)
             onehot = torch.zeros_like(block).scatter_(2, winner, 1.0)
-            x = x.clone()
-            x[:, cols] = onehot[:, mask]
+            x = x.index_copy(1, cols, _scatter_values(onehot, pos))
         if self.integer is not None and bool(self.integer.any()):
             rounded = torch.round(x)
             rounded = torch.minimum(
@@ -156,12 +156,22 @@ class Constraints:
         count = bad.sum(dim=1)
         packed = self.packed_groups()
         if packed is not None:
-            index, mask, _ = packed
-            block = x[:, index].masked_fill(~mask, 0.0)
+            index, mask, _, _ = packed
+            block = _gather(x, index).masked_fill(~mask, 0.0)
             not_binary = ((block - block.round()).abs() > atol).any(dim=2)
             not_single = (block.sum(dim=2) - 1.0).abs() > atol
             count = count + (not_binary | not_single).sum(dim=1)
         return count
+
+
+def _gather(x: Tensor, index: Tensor) -> Tensor:
+    """``x[:, index]`` for a ``(G, L)`` index, as one ``index_select``."""
+    return x.index_select(1, index.reshape(-1)).view(x.shape[0], *index.shape)
+
+
+def _scatter_values(block: Tensor, positions: Tensor) -> Tensor:
+    """The real (unpadded) entries of a ``(n, G, L)`` block, as ``(n, n_cols)``."""
+    return block.reshape(block.shape[0], -1).index_select(1, positions)
 
 
 def _project_simplex(v: Tensor) -> Tensor:

@@ -51,6 +51,35 @@ def _default_cost(terms: Sequence[Term]):
     return cost
 
 
+class _View:
+    """The problem restricted to a set of rows (recomputed when rows finish)."""
+
+    def __init__(self, prob: _Problem, rows: Tensor) -> None:
+        self.rows = rows
+        self.x0 = prob.x0[rows]
+        self.target = prob.target[rows]
+        self.untargeted = prob.untargeted[rows]
+        self.y0 = prob.y0[rows]
+        self.lo = prob.lo[rows]
+        self.hi = prob.hi[rows]
+        n = prob.x0.shape[0]
+        self.extra = {
+            k: v[rows]
+            if isinstance(v, Tensor) and v.dim() > 0 and v.shape[0] == n
+            else v
+            for k, v in prob.extra.items()
+        }
+        self._cons = prob.cons
+
+    def project(self, x: Tensor) -> Tensor:
+        return self._cons.project(x, self.lo, self.hi)
+
+    def ctx(self, x: Tensor, logits: Tensor) -> TermContext:
+        return TermContext(
+            x, self.x0, logits, self.target, self.untargeted, self.y0, self.extra
+        )
+
+
 class _Problem:
     """One chunk of rows and everything fixed during its search."""
 
@@ -89,23 +118,21 @@ class _Problem:
         self.grad_mask = cons.grad_mask()
         self.snapping = cons.needs_snapping
         self.groups = cons.packed_groups()
-        # The ℓ1 term goes to the prox in proximal solvers, to autograd elsewhere.
-        self.prox_terms = (
-            [t for t in terms if isinstance(t, L1Distance)]
-            if (solver.uses_prox)
-            else []
+        # ℓ1 terms go to the solver (prox or orthant step) when it handles them,
+        # to autograd (sub-gradient) otherwise.
+        self.l1_terms = (
+            [t for t in terms if isinstance(t, L1Distance)] if solver.l1_mode else []
         )
-        self.grad_terms = [t for t in terms if t not in self.prox_terms]
-        self.pred_terms = [t for t in self.grad_terms if t.is_prediction]
-        self.other_terms = [t for t in self.grad_terms if not t.is_prediction]
+        grad_terms = [t for t in terms if t not in self.l1_terms]
+        self.pred_terms = [t for t in grad_terms if t.is_prediction]
+        self.other_terms = [t for t in grad_terms if not t.is_prediction]
         self.all_terms = list(terms)
         self.cost_fn = cost_fn or _default_cost(terms)
         d = x0.shape[1]
-        self.l1_threshold = (
-            sum(t.prox_threshold(d, x0) for t in self.prox_terms)
-            if self.prox_terms
-            else None
-        )
+        self.l1_weight = None
+        for t in self.l1_terms:
+            w = t.prox_threshold(d, x0)
+            self.l1_weight = w if self.l1_weight is None else self.l1_weight + w
         n = x0.shape[0]
         self.best_x = x0.clone()
         self.best_cost = torch.full(
@@ -114,28 +141,11 @@ class _Problem:
         self.found = torch.zeros(n, dtype=torch.bool, device=x0.device)
         self.n_iter = torch.zeros(n, dtype=torch.long, device=x0.device)
 
-    def ctx(self, rows: Tensor, x: Tensor, logits: Tensor) -> TermContext:
-        extra = {
-            k: v[rows]
-            if isinstance(v, Tensor) and v.dim() > 0 and v.shape[0] == self.x0.shape[0]
-            else v
-            for k, v in self.extra.items()
-        }
-        return TermContext(
-            x,
-            self.x0[rows],
-            logits,
-            self.target[rows],
-            self.untargeted[rows],
-            self.y0[rows],
-            extra,
-        )
-
-    def loss_and_grad(self, rows: Tensor, q: Tensor, c: Tensor):
+    def loss_and_grad(self, view: _View, q: Tensor, c: Tensor):
         with torch.enable_grad():
             q = q.detach().requires_grad_(True)
             logits = self.model(q)
-            ctx = self.ctx(rows, q, logits)
+            ctx = view.ctx(q, logits)
             loss = torch.zeros(q.shape[0], dtype=q.dtype, device=q.device)
             for t in self.pred_terms:
                 loss = loss + c * t(ctx)
@@ -146,91 +156,88 @@ class _Problem:
         return loss.detach(), logits.detach(), grad
 
     @torch.no_grad()
-    def consider(self, rows: Tensor, cand: Tensor, logits: Tensor | None) -> Tensor:
+    def consider(self, view: _View, cand: Tensor, logits: Tensor | None) -> Tensor:
         """Record valid candidates that beat the best so far; return validity."""
         if self.snapping:
-            cand = self.cons.snap(cand, self.lo[rows], self.hi[rows])
+            cand = self.cons.snap(cand, view.lo, view.hi)
             logits = None
         if logits is None:
             logits = self.model(cand)
         ok = is_valid(
             logits,
-            self.target[rows],
-            self.untargeted[rows],
-            self.y0[rows],
+            view.target,
+            view.untargeted,
+            view.y0,
             tau=self.tau,
             margin=self.margin,
         )
-        cost = self.cost_fn(self.ctx(rows, cand, logits))
-        better = ok & (cost < self.best_cost[rows])
-        if bool(better.any()):
-            idx = rows[better]
-            self.best_x[idx] = cand[better]
-            self.best_cost[idx] = cost[better]
-            self.found[idx] = True
+        cost = self.cost_fn(view.ctx(cand, logits))
+        r = view.rows
+        better = ok & (cost < self.best_cost[r])  # no host sync: masked writes
+        self.best_x[r] = torch.where(better[:, None], cand, self.best_x[r])
+        self.best_cost[r] = torch.where(better, cost, self.best_cost[r])
+        self.found[r] |= better
         return ok
 
     def run(
         self, rows: Tensor, c: Tensor, radius: Tensor | None, start: Tensor
     ) -> Tensor:
-        """Run the solver from ``start`` on ``rows``; return per-row success."""
+        """Run the solver from ``start`` on ``rows``; return per-row success.
+
+        The solver state only holds the active rows: when rows finish, state and
+        view are compacted once, so finished rows cost nothing afterwards.
+        """
         solver = self.solver
         state = solver.init(start)
         success = torch.zeros(rows.shape[0], dtype=torch.bool, device=start.device)
         active = torch.arange(rows.shape[0], device=start.device)
+        view = _View(self, rows)
         best_loss = torch.full_like(c, float("inf"))
         stall = torch.zeros_like(active)
         for it in range(self.max_iter):
-            full = active.shape[0] == rows.shape[0]
-            sub = state if full else {k: v[active] for k, v in state.items()}
-            r = rows[active]
-            loss, logits, grad = self.loss_and_grad(r, solver.query(sub), c[active])
-            cand = solver.candidate(sub)
-            same = cand is solver.query(sub)
-            ok = self.consider(r, cand, logits if same else None)
+            query = solver.query(state)
+            loss, logits, grad = self.loss_and_grad(view, query, c)
+            cand = solver.candidate(state)
+            ok = self.consider(view, cand, logits if cand is query else None)
             success[active] |= ok
-            self.n_iter[r] += 1
+            self.n_iter[view.rows] += 1
             done = ok if self.early_stop else torch.zeros_like(ok)
             if self.patience:
-                prev = best_loss[active]
                 # relative improvement; the first finite loss always improves on inf
-                improved = (loss < prev - 1e-6 * prev.abs()) | ~torch.isfinite(prev)
-                best_loss[active] = torch.where(improved, loss, prev)
-                stall[active] = torch.where(improved, 0, stall[active] + 1)
-                done = done | (stall[active] >= self.patience)
-            lo, hi = self.lo[r], self.hi[r]
-
-            def project(x: Tensor, lo: Tensor = lo, hi: Tensor = hi) -> Tensor:
-                return self.cons.project(x, lo, hi)
-
+                improved = (
+                    loss < best_loss - 1e-6 * best_loss.abs()
+                ) | ~torch.isfinite(best_loss)
+                best_loss = torch.where(improved, loss, best_loss)
+                stall = torch.where(improved, 0, stall + 1)
+                done = done | (stall >= self.patience)
             sctx = StepContext(
-                self.x0[r],
-                lo,
-                hi,
-                project,
+                view.x0,
+                view.lo,
+                view.hi,
+                view.project,
                 self.grad_mask,
                 it,
                 self.max_iter,
-                self.l1_threshold,
-                None if radius is None else radius[active],
+                self.l1_weight,
+                radius,
                 self.groups,
             )
-            solver.step(sub, grad, sctx)
-            for k, v in sub.items():  # never let a non-finite value through
-                if v.shape == sctx.x0.shape:
-                    sub[k] = torch.where(torch.isfinite(v), v, sctx.x0)
-            if not full:
-                for k, v in sub.items():
-                    state[k][active] = v
-            active = active[~done]
-            if active.shape[0] == 0:
-                break
+            solver.step(state, grad, sctx)
+            for k, v in state.items():  # never let a non-finite value through
+                if v.shape == view.x0.shape:
+                    state[k] = torch.where(torch.isfinite(v), v, view.x0)
+            if bool(done.any()):
+                keep = ~done
+                active = active[keep]
+                if active.shape[0] == 0:
+                    break
+                state = {k: v[keep] for k, v in state.items()}
+                c, best_loss, stall = c[keep], best_loss[keep], stall[keep]
+                radius = None if radius is None else radius[keep]
+                view = _View(self, rows[active])
         else:  # the last step's iterate has not been looked at yet
             if active.shape[0]:
-                sub = {k: v[active] for k, v in state.items()}
-                success[active] |= self.consider(
-                    rows[active], solver.candidate(sub), None
-                )
+                success[active] |= self.consider(view, solver.candidate(state), None)
         return success
 
 
@@ -393,7 +400,7 @@ def _run_search(prob: _Problem, search, noise: Tensor | None) -> SearchResult:
         weight = ones
     with torch.no_grad():
         logits = prob.model(prob.best_x)
-        ctx = prob.ctx(rows, prob.best_x, logits)
+        ctx = _View(prob, rows).ctx(prob.best_x, logits)
         losses = {
             f"{i}:{type(t).__name__}": t(ctx) for i, t in enumerate(prob.all_terms)
         }

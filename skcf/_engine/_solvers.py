@@ -26,7 +26,7 @@ class StepContext:
     grad_mask: Tensor
     it: int
     max_iter: int
-    l1_threshold: Tensor | None = None  # (d,) for a unit step, from L1Distance
+    l1_weight: Tensor | None = None  # (d,) ℓ1 weights of the L1Distance terms
     radius: Tensor | None = None  # (n,) ball radius for projected gradient
     groups: tuple | None = None  # Constraints.packed_groups(): (index, mask, cols)
 
@@ -34,8 +34,9 @@ class StepContext:
 class Solver:
     """Base class: plain projected (sub)gradient step hooks."""
 
-    #: whether the ℓ1 term is handled by a proximal operator instead of its gradient
-    uses_prox: bool = False
+    #: how the solver handles ℓ1 terms: None (autograd sub-gradient), "prox"
+    #: (shrinkage-thresholding) or "orthant" (orthant-wise steps, exact zeros)
+    l1_mode: str | None = None
     #: whether the solver needs a radius per row (projected gradient)
     needs_radius: bool = False
 
@@ -58,19 +59,58 @@ class Solver:
         return f"{type(self).__name__}({params})"
 
 
+def _orthant_gradient(g: Tensor, delta: Tensor, w: Tensor) -> tuple[Tensor, Tensor]:
+    """Pseudo-gradient of ``smooth + Σ w_j |δ_j|`` and the orthant to stay in.
+
+    OWL-QN's rule (Andrew & Gao, 2007): away from zero the ℓ1 gradient is
+    ``w·sign(δ)``; at zero a coordinate only leaves if the smooth gradient
+    beats ``w``, and then in the direction of descent.
+    """
+    sign = torch.sign(delta)
+    at_zero = sign == 0
+    leave = torch.where(g > w, g - w, torch.where(g < -w, g + w, torch.zeros_like(g)))
+    pseudo = torch.where(at_zero, leave, g + w * sign)
+    orthant = torch.where(at_zero, -torch.sign(pseudo), sign)
+    return pseudo, orthant
+
+
+def _stay_in_orthant(x: Tensor, x0: Tensor, orthant: Tensor) -> Tensor:
+    """Zero the coordinates of ``x - x0`` that left their orthant (exact zeros)."""
+    delta = x - x0
+    return torch.where(torch.sign(delta) == orthant, x, x0)
+
+
 class SGD(Solver):
-    """Projected gradient descent with a fixed learning rate."""
+    """Projected gradient descent with a fixed learning rate.
+
+    ℓ1 terms are handled orthant-wise, so unchanged features stay exactly unchanged.
+    """
+
+    l1_mode = "orthant"
 
     def __init__(self, lr: float = 0.1) -> None:
         self.lr = float(lr)
 
     def step(self, state, grad, ctx):
-        x = state["x"] - self.lr * grad * ctx.grad_mask
+        g = grad * ctx.grad_mask
+        x = state["x"]
+        if ctx.l1_weight is not None:
+            g, orthant = _orthant_gradient(g, x - ctx.x0, ctx.l1_weight)
+            x = _stay_in_orthant(x - self.lr * g, ctx.x0, orthant)
+        else:
+            x = x - self.lr * g
         state["x"] = ctx.project(x)
 
 
 class Adam(Solver):
-    """Projected Adam; moments are element-wise, hence per row."""
+    """Projected Adam; moments are element-wise (per row), or per one-hot group.
+
+    ℓ1 terms are handled orthant-wise (OWL-QN's pseudo-gradient and orthant
+    projection), so the ℓ1 cost produces exact zeros as a proximal step would,
+    which plain sub-gradients never do.
+    """
+
+    l1_mode = "orthant"
 
     def __init__(self, lr: float = 0.1, betas=(0.9, 0.999), eps: float = 1e-8):
         self.lr = float(lr)
@@ -83,6 +123,9 @@ class Adam(Solver):
     def step(self, state, grad, ctx):
         b1, b2 = self.betas
         g = grad * ctx.grad_mask
+        orthant = None
+        if ctx.l1_weight is not None:
+            g, orthant = _orthant_gradient(g, state["x"] - ctx.x0, ctx.l1_weight)
         state["m"] = b1 * state["m"] + (1 - b1) * g
         state["v"] = b2 * state["v"] + (1 - b2) * g * g
         t = ctx.it + 1
@@ -92,21 +135,25 @@ class Adam(Solver):
             # One preconditioner per one-hot group: element-wise scaling would move
             # every option of a group at the same speed, and the simplex
             # projection would then never change which option wins.
-            index, mask, cols = ctx.groups
-            shared = v_hat[:, index].masked_fill(~mask, 0.0).amax(dim=2, keepdim=True)
-            v_hat = v_hat.clone()
-            v_hat[:, cols] = shared.expand(-1, -1, index.shape[1])[:, mask]
+            index, mask, cols, pos = ctx.groups
+            n, (G, L) = v_hat.shape[0], index.shape
+            block = v_hat.index_select(1, index.reshape(-1)).view(n, G, L)
+            shared = block.masked_fill(~mask, 0.0).amax(dim=2, keepdim=True)
+            vals = shared.expand(n, G, L).reshape(n, -1).index_select(1, pos)
+            v_hat = v_hat.index_copy(1, cols, vals)
         x = state["x"] - self.lr * m_hat / (torch.sqrt(v_hat) + self.eps)
+        if orthant is not None:
+            x = _stay_in_orthant(x, ctx.x0, orthant)
         state["x"] = ctx.project(x)
 
 
 class FISTA(Solver):
     """Accelerated proximal gradient (FISTA) with the ℓ1 shrinkage prox, as in EAD.
 
-    ``x_{k+1} = P(x0 + S_{lr·λ}(y_k - lr ∇g(y_k) - x0))`` and
-    ``y_{k+1} = P(x_{k+1} + k/(k+3) (x_{k+1} - x_k))``, where ``S`` is the
-    soft-threshold and ``P`` the box projection. For separable boxes the prox of
-    ``ℓ1 + box indicator`` is exactly the clamped soft-threshold.
+    ``x_{k+1} = P(x0 + S_θ(y_k - lr_k ∇g(y_k) - x0))`` and
+    ``y_{k+1} = P(x_{k+1} + k/(k+3) (x_{k+1} - x_k))``, where ``S_θ`` is the
+    soft-threshold and ``P`` the projection onto the feasible set. For separable
+    boxes the prox of ``ℓ1 + box indicator`` is exactly the clamped soft-threshold.
 
     Parameters
     ----------
@@ -114,13 +161,23 @@ class FISTA(Solver):
         Initial step size.
     decay : {"sqrt", None}
         EAD's polynomial decay ``lr_k = lr (1 - k/K)^{1/2}``.
+    shrinkage : {"prox", "ead"}
+        ``"prox"``: threshold ``θ = lr_k·β`` — the exact proximal step of
+        ``β‖δ‖₁``. ``"ead"``: threshold ``θ = β`` at every step, as in Chen et al.'s
+        EAD code and ART's ``ElasticNet``; an ℓ1 weight of ``β/lr_k``, hence much
+        sparser counterfactuals for the same β.
     """
 
-    uses_prox = True
+    l1_mode = "prox"
 
-    def __init__(self, lr: float = 0.01, decay: str | None = "sqrt") -> None:
+    def __init__(
+        self, lr: float = 0.01, decay: str | None = "sqrt", shrinkage: str = "prox"
+    ) -> None:
+        if shrinkage not in ("prox", "ead"):
+            raise ValueError(f"shrinkage must be 'prox' or 'ead', got {shrinkage!r}")
         self.lr = float(lr)
         self.decay = decay
+        self.shrinkage = shrinkage
 
     def init(self, x0):
         return {"x": x0.clone(), "y": x0.clone()}
@@ -136,8 +193,8 @@ class FISTA(Solver):
     def step(self, state, grad, ctx):
         lr = self._lr(ctx)
         z = state["y"] - lr * grad * ctx.grad_mask - ctx.x0
-        if ctx.l1_threshold is not None:
-            thr = lr * ctx.l1_threshold
+        if ctx.l1_weight is not None:
+            thr = ctx.l1_weight if self.shrinkage == "ead" else lr * ctx.l1_weight
             z = torch.sign(z) * torch.clamp(z.abs() - thr, min=0.0)
         x_new = ctx.project(ctx.x0 + z)
         k = ctx.it

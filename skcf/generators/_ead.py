@@ -54,6 +54,13 @@ class ElasticNetGenerator(BaseGenerator):
     decision_rule : {"EN", "L1", "L2"}, default="EN"
         Cost that ranks valid iterates.
 
+    shrinkage : {"ead", "prox"}, default="ead"
+        ℓ1 soft-threshold per step: ``"ead"`` shrinks by ``beta`` at every step,
+        as Chen et al.'s EAD code and ART's ``ElasticNet`` (the implementation
+        behind seed 001's Min-ℓ1 / Min-ℓ2); ``"prox"`` shrinks by
+        ``lr_k · beta``, the exact proximal step of ``beta·‖δ‖₁`` (less sparse
+        for the same ``beta``).
+
     feature_weights : "mad", array-like of shape (n_features,) or None, default=None
         Per-feature weights of both norms (None: unweighted, as in EAD).
 
@@ -112,6 +119,7 @@ class ElasticNetGenerator(BaseGenerator):
         "lr": [Interval(Real, 0, None, closed="neither")],
         "max_iter": max_iter_constraint,
         "decision_rule": [StrOptions({"EN", "L1", "L2"})],
+        "shrinkage": [StrOptions({"ead", "prox"})],
         "feature_weights": feature_weights_constraint,
     }
 
@@ -127,6 +135,7 @@ class ElasticNetGenerator(BaseGenerator):
         lr=0.05,
         max_iter=100,
         decision_rule="EN",
+        shrinkage="ead",
         feature_weights=None,
         immutable=None,
         increase_only=None,
@@ -149,6 +158,7 @@ class ElasticNetGenerator(BaseGenerator):
         self.lr = lr
         self.max_iter = max_iter
         self.decision_rule = decision_rule
+        self.shrinkage = shrinkage
         self.feature_weights = feature_weights
         self.immutable = immutable
         self.increase_only = increase_only
@@ -172,7 +182,7 @@ class ElasticNetGenerator(BaseGenerator):
         rule = {"EN": None, "L1": L1Distance(1.0, w), "L2": l2}[self.decision_rule]
         return dict(
             terms=terms,
-            solver=FISTA(self.lr, decay="sqrt"),
+            solver=FISTA(self.lr, decay="sqrt", shrinkage=self.shrinkage),
             search=CSearch(self.initial_c, self.n_search_steps),
             max_iter=self.max_iter,
             early_stop=False,

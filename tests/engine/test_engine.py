@@ -310,3 +310,27 @@ def test_patience_stops_on_plateau_not_before(linear_problem):
     assert res.n_iter.min() < 300  # and the plateau does stop rows early
     full = solve(model, x0, torch.ones(len(x0)), **kw)
     assert (full.n_iter == 300).all()
+
+
+def test_orthant_wise_adam_gives_exact_zeros(linear_problem):
+    """ℓ1 under Adam/SGD is handled orthant-wise: irrelevant features never move."""
+    model, x0, _ = linear_problem
+    for solver in (Adam(0.05), SGD(0.05)):
+        res = solve(model, x0, torch.ones(len(x0)),
+                    terms=[CrossEntropyLoss(), L1Distance(0.5)], solver=solver,
+                    search=CSearch(1.0, 3), max_iter=200)
+        assert res.found.all()
+        delta = (res.x_cf - x0).numpy()
+        assert (delta[:, 3] == 0).all()  # w_3 = 0: no reason to move
+        assert (delta == 0).sum(axis=1).min() >= 1
+
+
+def test_ead_shrinkage_is_sparser_than_prox(linear_problem):
+    model, x0, _ = linear_problem
+    kw = dict(terms=[HingeLoss(), L2Distance(), L1Distance(0.2)],
+              search=CSearch(1.0, 5), max_iter=100, early_stop=False)
+    prox = solve(model, x0, torch.ones(len(x0)), solver=FISTA(0.05), **kw)
+    ead = solve(model, x0, torch.ones(len(x0)), solver=FISTA(0.05, shrinkage="ead"), **kw)
+    assert prox.found.all() and ead.found.all()
+    l0 = lambda r: ((r.x_cf - x0) != 0).sum(1).double().mean()  # noqa: E731
+    assert l0(ead) < l0(prox)
