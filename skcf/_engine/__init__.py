@@ -9,25 +9,34 @@ from ._constraints import Constraints
 from ._result import SearchResult
 from ._search import CSearch, RadiusSearch
 from ._solve import is_valid, solve
-from ._solvers import FISTA, SGD, Adam, ProjectedGradient, Solver
+from ._solvers import APG, FISTA, SGD, Adam, ProjectedGradient, Solver
 from ._terms import (
     CrossEntropyLoss,
+    DensityTerm,
+    EnergyTerm,
     HingeLoss,
     L1Distance,
     L2Distance,
+    PrototypeTerm,
+    ReconstructionTerm,
     Term,
     TermContext,
 )
 
 __all__ = [
+    "APG",
     "Adam",
     "CSearch",
     "Constraints",
     "CrossEntropyLoss",
+    "DensityTerm",
+    "EnergyTerm",
     "FISTA",
     "HingeLoss",
     "L1Distance",
     "L2Distance",
+    "PrototypeTerm",
+    "ReconstructionTerm",
     "ProjectedGradient",
     "RadiusSearch",
     "SGD",

@@ -70,9 +70,19 @@ class _View:
             for k, v in prob.extra.items()
         }
         self._cons = prob.cons
+        self._latent = prob.param is not None
 
     def project(self, x: Tensor) -> Tensor:
+        """Projection of the solver variable (none for a latent variable)."""
+        if self._latent:
+            return x
         return self._cons.project(x, self.lo, self.hi)
+
+    def point(self, prob: _Problem, u: Tensor) -> Tensor:
+        """Input-space point of solver variable ``u`` (decoded and projected)."""
+        if prob.param is None:
+            return u
+        return self._cons.project(prob.param.decode(u), self.lo, self.hi)
 
     def ctx(self, x: Tensor, logits: Tensor) -> TermContext:
         return TermContext(
@@ -100,8 +110,10 @@ class _Problem:
         patience,
         cost_fn,
         extra,
+        param=None,
     ):
         self.model = model
+        self.param = param
         self.x0 = x0
         self.target = target
         self.untargeted = untargeted
@@ -115,13 +127,15 @@ class _Problem:
         self.patience = patience
         self.extra = extra
         self.lo, self.hi = cons.row_bounds(x0)
-        self.grad_mask = cons.grad_mask()
+        self.grad_mask = cons.grad_mask() if param is None else 1.0
         self.snapping = cons.needs_snapping
         self.groups = cons.packed_groups()
         # ℓ1 terms go to the solver (prox or orthant step) when it handles them,
         # to autograd (sub-gradient) otherwise.
         self.l1_terms = (
-            [t for t in terms if isinstance(t, L1Distance)] if solver.l1_mode else []
+            [t for t in terms if isinstance(t, L1Distance)]
+            if solver.l1_mode and param is None
+            else []
         )
         grad_terms = [t for t in terms if t not in self.l1_terms]
         self.pred_terms = [t for t in grad_terms if t.is_prediction]
@@ -133,6 +147,8 @@ class _Problem:
         for t in self.l1_terms:
             w = t.prox_threshold(d, x0)
             self.l1_weight = w if self.l1_weight is None else self.l1_weight + w
+        with torch.no_grad():
+            self.u0 = x0 if param is None else param.init(x0).detach()
         n = x0.shape[0]
         self.best_x = x0.clone()
         self.best_cost = torch.full(
@@ -144,8 +160,9 @@ class _Problem:
     def loss_and_grad(self, view: _View, q: Tensor, c: Tensor):
         with torch.enable_grad():
             q = q.detach().requires_grad_(True)
-            logits = self.model(q)
-            ctx = view.ctx(q, logits)
+            x = view.point(self, q)
+            logits = self.model(x)
+            ctx = view.ctx(x, logits)
             loss = torch.zeros(q.shape[0], dtype=q.dtype, device=q.device)
             for t in self.pred_terms:
                 loss = loss + c * t(ctx)
@@ -158,6 +175,8 @@ class _Problem:
     @torch.no_grad()
     def consider(self, view: _View, cand: Tensor, logits: Tensor | None) -> Tensor:
         """Record valid candidates that beat the best so far; return validity."""
+        if self.param is not None:
+            cand, logits = view.point(self, cand), None
         if self.snapping:
             cand = self.cons.snap(cand, view.lo, view.hi)
             logits = None
@@ -224,8 +243,10 @@ class _Problem:
             )
             solver.step(state, grad, sctx)
             for k, v in state.items():  # never let a non-finite value through
-                if v.shape == view.x0.shape:
+                if self.param is None and v.shape == view.x0.shape:
                     state[k] = torch.where(torch.isfinite(v), v, view.x0)
+                elif self.param is not None:
+                    state[k] = torch.nan_to_num(v, nan=0.0, posinf=0.0, neginf=0.0)
             if bool(done.any()):
                 keep = ~done
                 active = active[keep]
@@ -262,6 +283,7 @@ def solve(
     batch_size: int | None = 1024,
     seed: int | None = None,
     progress: Callable | None = None,
+    param=None,
 ) -> SearchResult:
     """Minimise ``c·prediction terms + other terms`` per row under constraints.
 
@@ -305,6 +327,12 @@ def solve(
         Seeds the local generator used for random starts.
     progress : callable, optional
         Wraps the iterable of chunks (e.g. ``tqdm``).
+    param : object, optional
+        Search in another space: ``param.init(x0)`` gives the starting variable
+        ``u0`` and ``param.decode(u)`` maps it to input space, where the point is
+        then projected onto the constraints (e.g. a VAE latent space, REVISE).
+        Terms and validity are evaluated on the projected decoded point; distance
+        terms still compare with ``x0``.
 
     Returns
     -------
@@ -327,6 +355,8 @@ def solve(
                 [model(x0[i : i + 4096]).argmax(1) for i in range(0, n, 4096)]
             )
     y0 = y0.to(device=device, dtype=torch.long)
+    if param is not None and isinstance(search, RadiusSearch):
+        raise ValueError("A radius search cannot run in a latent parametrisation.")
     if solver.needs_radius and not isinstance(search, RadiusSearch):
         raise ValueError(f"{solver!r} needs a RadiusSearch, got {search!r}")
     noise = None
@@ -362,6 +392,7 @@ def solve(
             patience,
             cost_fn,
             ex,
+            param,
         )
         parts.append(_run_search(prob, search, None if noise is None else noise[sl]))
     return SearchResult.concat(parts)
@@ -375,7 +406,7 @@ def _run_search(prob: _Problem, search, noise: Tensor | None) -> SearchResult:
     if isinstance(search, CSearch):
         st = search.init(m, x0)
         for _ in range(search.n_steps):
-            success = prob.run(rows, st["c"], None, x0)
+            success = prob.run(rows, st["c"], None, prob.u0)
             search.update(st, success)
         weight = torch.where(torch.isfinite(st["hi"]), st["hi"], st["c"])
     elif isinstance(search, RadiusSearch):
@@ -396,7 +427,7 @@ def _run_search(prob: _Problem, search, noise: Tensor | None) -> SearchResult:
             success = prob.run(todo, ones[todo], radius, start)
             weight[todo[success]] = radius[success]
     else:
-        prob.run(rows, ones, None, x0)
+        prob.run(rows, ones, None, prob.u0)
         weight = ones
     with torch.no_grad():
         logits = prob.model(prob.best_x)

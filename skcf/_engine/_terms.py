@@ -169,3 +169,82 @@ class L2Distance(_Distance):
         if self.squared:
             return sq
         return torch.sqrt(sq + 1e-12) - 1e-6
+
+
+def _class_for_density(ctx: TermContext) -> Tensor:
+    """Target class per row; for untargeted rows, the best class other than y0."""
+    other = ctx.logits.detach().scatter(1, ctx.y0.view(-1, 1), float("-inf")).argmax(1)
+    return torch.where(ctx.untargeted, other, ctx.target)
+
+
+class DensityTerm(Term):
+    """``-log q̂(x | t)``: pulls counterfactuals into dense regions of the target class.
+
+    Parameters
+    ----------
+    log_density : callable
+        ``f(x, cls) -> (n,)`` differentiable log density of class ``cls`` (a
+        ``ClassConditionalDensity`` closure), or ``f(x)`` when ``conditional`` is
+        False.
+    weight : float
+    conditional : bool
+    """
+
+    def __init__(self, log_density, weight: float = 1.0, conditional: bool = True):
+        super().__init__(weight)
+        self.log_density = log_density
+        self.conditional = conditional
+
+    def value(self, ctx: TermContext) -> Tensor:
+        if self.conditional:
+            return -self.log_density(ctx.x, _class_for_density(ctx))
+        return -self.log_density(ctx.x)
+
+
+class ReconstructionTerm(Term):
+    """``‖x - AE(x)‖²`` (CFProto's ``L_AE``): stay where the autoencoder reconstructs well.
+
+    Parameters
+    ----------
+    autoencode : callable
+        Differentiable ``x -> decode(encode(x))``.
+    """
+
+    def __init__(self, autoencode, weight: float = 1.0):
+        super().__init__(weight)
+        self.autoencode = autoencode
+
+    def value(self, ctx: TermContext) -> Tensor:
+        return (ctx.x - self.autoencode(ctx.x)).pow(2).sum(dim=1)
+
+
+class PrototypeTerm(Term):
+    """``‖ENC(x) - proto‖²`` (CFProto's ``L_proto``), ``proto`` per row in ``ctx.extra``.
+
+    Parameters
+    ----------
+    encode : callable or None
+        Differentiable encoder; None means input space.
+    key : str
+        Name of the ``(n, dim)`` prototype tensor in ``ctx.extra``.
+    """
+
+    def __init__(self, encode=None, weight: float = 1.0, key: str = "prototype"):
+        super().__init__(weight)
+        self.encode = encode
+        self.key = key
+
+    def value(self, ctx: TermContext) -> Tensor:
+        code = ctx.x if self.encode is None else self.encode(ctx.x)
+        return (code - ctx.extra[self.key]).pow(2).sum(dim=1)
+
+
+class EnergyTerm(Term):
+    """Energy ``E(x, t) = -z_t(x)``, the negative target logit (ECCo; seed 002).
+
+    Unbounded below on an unbounded domain (seed 002's runs diverged to 1e30);
+    generators using it must keep iterates in a bounded box.
+    """
+
+    def value(self, ctx: TermContext) -> Tensor:
+        return -_gather(ctx.logits, _class_for_density(ctx))
