@@ -202,7 +202,7 @@ class DensityTerm(Term):
 
 
 class ReconstructionTerm(Term):
-    """``‖x - AE(x)‖²`` (CFProto's ``L_AE``): stay where the autoencoder reconstructs well.
+    """``‖x - AE(x)‖²`` (CFProto's ``L_AE``): stay where the autoencoder is accurate.
 
     Parameters
     ----------
@@ -219,7 +219,7 @@ class ReconstructionTerm(Term):
 
 
 class PrototypeTerm(Term):
-    """``‖ENC(x) - proto‖²`` (CFProto's ``L_proto``), ``proto`` per row in ``ctx.extra``.
+    """``‖ENC(x) - proto‖²`` (CFProto's ``L_proto``); per-row ``proto`` in ``extra``.
 
     Parameters
     ----------
