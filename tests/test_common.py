@@ -12,6 +12,7 @@ INIT_PARAMS = {
     "WachterGenerator": dict(max_iter=10, n_search_steps=2),
     "ElasticNetGenerator": dict(max_iter=10, n_search_steps=2),
     "PGDGenerator": dict(steps=5, n_radii=3),
+    "ECCoGenerator": dict(max_iter=10),
 }
 
 EXPECTED_FAILED = {

@@ -21,12 +21,18 @@ from skcf.exceptions import (
     CounterfactualWarning,
     NotDifferentiableError,
 )
-from skcf.generators import ElasticNetGenerator, PGDGenerator, WachterGenerator
+from skcf.generators import (
+    ECCoGenerator,
+    ElasticNetGenerator,
+    PGDGenerator,
+    WachterGenerator,
+)
 
 FAST = {
     WachterGenerator: dict(max_iter=60, n_search_steps=3),
     ElasticNetGenerator: dict(max_iter=60, n_search_steps=4),
     PGDGenerator: dict(steps=20, n_radii=10),
+    ECCoGenerator: dict(max_iter=60),
 }
 GENERATORS = list(FAST)
 
@@ -398,3 +404,24 @@ def test_cpu_cuda_parity(cls, tabular, queries, skorch_logits):
     both = cpu.valid & gpu.valid
     assert_allclose(cpu.X_cf[both], gpu.X_cf[both], atol=5e-2)
     assert next(skorch_logits.module_.parameters()).device.type == "cpu"
+
+
+def test_ecco_goes_deeper_than_the_boundary_and_never_diverges(tabular, queries,
+                                                                skorch_logits):
+    X, _ = tabular
+    wachter = make(WachterGenerator, skorch_logits).fit(X).explain(queries)
+    ecco = make(ECCoGenerator, skorch_logits).fit(X).explain(queries)
+    p = lambda cf: skorch_logits.predict_proba(cf.X_cf)[np.arange(len(cf)),  # noqa: E731
+                                                       cf.y_cf_pred.astype(int)]
+    assert ecco.validity >= 0.95
+    assert p(ecco)[ecco.valid].mean() > p(wachter)[wachter.valid].mean() + 0.1
+    wild = make(ECCoGenerator, skorch_logits, lambda_energy=1e6, lr=1e3).fit(X)
+    cf = wild.explain(queries[:10])
+    assert np.isfinite(cf.X_cf).all()
+    lo, hi = wild.constraints_["lower"], wild.constraints_["upper"]
+    assert ((cf.X_cf >= lo - 1e-6) & (cf.X_cf <= hi + 1e-6)).all()
+
+
+def test_ecco_refuses_unbounded_features(tabular, skorch_logits):
+    with pytest.raises(ConstraintError, match="finite bounds"):
+        ECCoGenerator(skorch_logits, bounds=None).fit(tabular[0])
