@@ -317,17 +317,17 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self._label_to_index(np.asarray([t], dtype=object), "target")
 
     def _label_to_index(self, labels, name):
-        classes = list(self.classes_)
+        lookup = {c: j for j, c in enumerate(self.classes_.tolist())}
         idx = np.empty(len(labels), dtype=np.int64)
-        for i, lab in enumerate(labels):  # labels are few and small; not a hot path
-            matches = [j for j, c in enumerate(classes) if c == lab]
-            if not matches:
+        for i, lab in enumerate(labels):  # a dict lookup per label, O(n)
+            j = lookup.get(lab.item() if isinstance(lab, np.generic) else lab)
+            if j is None:
                 raise ValueError(
                     f"Unknown {name} {lab!r} for {type(self).__name__}: the model's "
                     f"classes are {self.classes_.tolist()}; use one of them, "
                     "'opposite' (binary) or 'other'."
                 )
-            idx[i] = matches[0]
+            idx[i] = j
         return idx
 
     # -------------------------------------------------------- constraints
