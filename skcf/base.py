@@ -571,7 +571,10 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         device, dtype = model.device, model.dtype
         x0 = torch.tensor(X, device=device, dtype=dtype)  # a copy: X may be read-only
         scale = torch.as_tensor(self.scale_, device=device, dtype=dtype)
+        tgt, untargeted, extra = self._prepare(X, y0, tgt, untargeted, device, dtype)
         config = self._engine_config(scale)
+        if extra:
+            config = {**config, "extra": extra}
         progress = None
         if self.verbose >= 2:
             from tqdm.auto import tqdm
@@ -605,6 +608,15 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             torch.as_tensor(X_cf, dtype=torch.float64),
             torch.as_tensor(X, dtype=torch.float64),
         ).numpy()
+
+    def _prepare(self, X, y0, tgt, untargeted, device, dtype):
+        """Hook: per-call targets and per-row tensors for the terms.
+
+        Returns ``(tgt, untargeted, extra)``; ``extra`` maps names to tensors of
+        first dimension ``n`` (e.g. CFProto's prototypes). It may turn untargeted
+        rows into targeted ones (CFProto picks the nearest prototype's class).
+        """
+        return tgt, untargeted, {}
 
     def _engine_config(self, scale):  # pragma: no cover - abstract
         raise NotImplementedError

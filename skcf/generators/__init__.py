@@ -3,13 +3,21 @@
 from ..base import CounterfactualSet
 from ._ead import ElasticNetGenerator
 from ._ecco import ECCoGenerator
+from ._latent_search import LatentSearchGenerator
 from ._pgd import PGDGenerator
+from ._proto import ProtoGenerator
+from ._revise import REVISEGenerator
+from ._scfe import SCFEGenerator
 from ._wachter import WachterGenerator
 
 __all__ = [
     "CounterfactualSet",
     "ECCoGenerator",
     "ElasticNetGenerator",
+    "LatentSearchGenerator",
     "PGDGenerator",
+    "ProtoGenerator",
+    "REVISEGenerator",
+    "SCFEGenerator",
     "WachterGenerator",
 ]
