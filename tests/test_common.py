@@ -3,6 +3,7 @@
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from skcf.density import Autoencoder, VariationalAutoencoder
 from skcf.utils import all_estimators
 
 # Fast settings for the checks (imblearn's INIT_PARAMS idea). The checks fit on
@@ -13,6 +14,14 @@ INIT_PARAMS = {
     "ElasticNetGenerator": dict(max_iter=10, n_search_steps=2),
     "PGDGenerator": dict(steps=5, n_radii=3),
     "ECCoGenerator": dict(max_iter=10),
+    "SCFEGenerator": dict(max_iter=10, n_search_steps=1, density="knn"),
+    "ProtoGenerator": dict(max_iter=10, n_search_steps=1),
+    "REVISEGenerator": dict(max_iter=10, n_search_steps=1,
+                            vae=VariationalAutoencoder(hidden=(8,), latent_dim=2,
+                                                       max_epochs=2, random_state=0)),
+    "LatentSearchGenerator": dict(n_samples=16, max_rounds=2,
+                                  autoencoder=Autoencoder(hidden=(8,), latent_dim=2,
+                                                          max_epochs=2, random_state=0)),
 }
 
 EXPECTED_FAILED = {

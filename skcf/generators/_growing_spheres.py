@@ -12,8 +12,10 @@ from ..utils._sklearn_compat import Interval
 
 #: most points classified by one ``predict_proba`` call
 _MAX_POINTS = 200_000
-#: most candidate entries (points x features) held at once, ~80 MB in float64
+#: most candidate entries (points x features) per call, ~80 MB in float64
 _MAX_ELEMENTS = 10_000_000
+#: candidate entries built at once (a few MB: stays in cache)
+_BLOCK_ELEMENTS = 500_000
 #: most halvings of the initial radius (eta / 2**30 is below any useful precision)
 _MAX_HALVINGS = 30
 #: default initial radius, as a fraction of the median norm of the centred rows
@@ -224,13 +226,14 @@ class GrowingSpheresGenerator(BaseGenerator):
 
     def _generate(self, X, y0, tgt, untargeted):
         n = X.shape[0]
-        X64 = np.asarray(X, dtype=np.float64)
+        X64 = np.array(X, dtype=np.float64)  # a writable copy: X may be read-only
         seed = int(
             check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         )
         keys = _row_keys(X64)
         cons = self._engine_constraints("cpu", torch.float64)
         units = _units(self.constraints_)
+        space = _Space(self.constraints_)
         X_cf = X64.copy()
         n_iter = np.zeros(n, dtype=np.int64)
         size = n if self.batch_size is None else self.batch_size
@@ -249,10 +252,55 @@ class GrowingSpheresGenerator(BaseGenerator):
                 untargeted[rows],
                 [np.random.default_rng([seed, *k]) for k in keys[rows].tolist()],
                 cons,
+                space,
                 X.dtype,
             )
             X_cf[rows], n_iter[rows] = search.run(units)
         return X_cf, n_iter
+
+
+class _Space:
+    """The coordinates a search moves: mutable features, minus one-hot groups
+    with an immutable column (frozen whole). Group and integer positions are
+    given in this subspace, so snapping works on ``(rows, points, k)`` blocks.
+    """
+
+    def __init__(self, constraints):
+        c = constraints
+        free = c["mutable"].copy()
+        groups = [np.asarray(g) for g in c["groups"]]
+        for g in groups:
+            if not free[g].all():
+                free[g] = False
+        self.cols = np.flatnonzero(free)
+        pos = np.full(free.size, -1)
+        pos[self.cols] = np.arange(self.cols.size)
+        self.groups = [_as_slice(pos[g]) for g in groups if free[g].all()]
+        self.integer = np.flatnonzero(c["integer"][self.cols])
+        # one-directional features: sample the allowed half-space only
+        inc, dec = c["increase_only"][self.cols], c["decrease_only"][self.cols]
+        sign = np.where(inc, 1.0, np.where(dec, -1.0, 0.0))
+        self.directed = [(j, sign[j]) for j in np.flatnonzero(sign)]
+
+    def snap(self, z, lo, hi):
+        """In place: argmax one-hot per group, integers rounded into the box.
+
+        ``z`` has shape ``(rows, points, k)``, ``lo``/``hi`` ``(rows, 1, k)``:
+        the rule of :meth:`Constraints.snap`, without repeating the bounds of
+        a row for each of its points.
+        """
+        for g in self.groups:  # few groups; every row and point at once
+            block = z[:, :, g]
+            allowed = hi[:, :, g] > 0.5  # an option bounded at 0 stays off
+            if not allowed.all():
+                block = np.where(allowed, block, -np.inf)
+            winner = block.argmax(axis=2)[:, :, None]
+            z[:, :, g] = np.arange(block.shape[2]) == winner
+        if self.integer.size:
+            j = self.integer
+            z[:, :, j] = np.clip(np.round(z[:, :, j]), np.ceil(lo[:, :, j]), None)
+            z[:, :, j] = np.minimum(z[:, :, j], np.floor(hi[:, :, j]))
+        return z
 
 
 class _Search:
@@ -264,28 +312,24 @@ class _Search:
     makes results independent of the chunking).
     """
 
-    def __init__(self, gen, x0, y0, tgt, untargeted, rngs, cons, dtype):
+    def __init__(self, gen, x0, y0, tgt, untargeted, rngs, cons, space, dtype):
+        self.gen = gen
         self.model = gen.model_
         self.n_samples = gen.n_samples
-        self.tau = gen.tau
         self.x0, self.y0, self.tgt, self.untargeted = x0, y0, tgt, untargeted
         self.rngs = rngs
         self.cons = cons
+        self.space = space
         self.dtype = dtype
-        self.gen = gen
+        cols = space.cols
         lo, hi = cons.row_bounds(torch.from_numpy(x0))
-        self.lo, self.hi = lo.numpy(), hi.numpy()
-        self.snapping = cons.needs_snapping
-        mutable = gen.constraints_["mutable"]
-        self.mutable = np.flatnonzero(mutable)
-        # one-directional features: sample the allowed half-space only
-        inc = gen.constraints_["increase_only"][mutable]
-        dec = gen.constraints_["decrease_only"][mutable]
-        self.sign = np.where(inc, 1.0, np.where(dec, -1.0, 0.0))
-        self.directed = bool(self.sign.any())
+        self.lo, self.hi = lo.numpy()[:, cols], hi.numpy()[:, cols]
+        self.z0 = x0[:, cols]
         d = x0.shape[1]
-        per_call = max(1, min(_MAX_POINTS, _MAX_ELEMENTS // max(d, 1)))
+        per_call = max(1, min(_MAX_POINTS, _MAX_ELEMENTS // d))
         self.rows_per_call = max(1, per_call // self.n_samples)
+        self.rows_per_block = max(1, _BLOCK_ELEMENTS // (d * self.n_samples))
+        self.buffer = None
 
     # ------------------------------------------------------------ helpers
     def _enemy(self, proba, rows):
@@ -295,66 +339,66 @@ class _Search:
         cls = np.where(untargeted, pred, self.tgt[rows])
         p = proba[np.arange(len(pred)), cls]
         hit = np.where(untargeted, pred != self.y0[rows], pred == self.tgt[rows])
-        return hit & (p >= self.tau)
-
-    def _feasible(self, x, rows):
-        """Clip points ``(rows, n_samples, d)`` to their rows' boxes, snap one-hots
-        and integers, round to ``dtype``; returns them flat ``(points, d)``."""
-        lo, hi = self.lo[rows][:, None, :], self.hi[rows][:, None, :]
-        np.clip(x, lo, hi, out=x)
-        shape = x.shape
-        x = x.reshape(-1, shape[2])
-        if self.snapping:
-            lo = np.broadcast_to(lo, shape).reshape(x.shape)
-            hi = np.broadcast_to(hi, shape).reshape(x.shape)
-            x = self.cons.snap(
-                torch.from_numpy(x), torch.from_numpy(lo), torch.from_numpy(hi)
-            ).numpy()
-        if self.dtype != np.float64:  # classify exactly what will be returned
-            x = x.astype(self.dtype).astype(np.float64)
-        return x
+        return hit & (p >= self.gen.tau)
 
     def _draw(self, rows, a0, a1):
-        """Uniform points in the layers ``a0 <= r <= a1`` around each row."""
-        s, k = self.n_samples, self.mutable.size
+        """Uniform points in the layers ``a0 <= r <= a1`` around each row,
+        as free coordinates ``(rows, n_samples, k)``."""
+        s, k = self.n_samples, self.space.cols.size
         step = np.empty((len(rows), s, k))
         u = np.empty((len(rows), s))
         for i, r in enumerate(rows):  # per-row generators: batch invariant
             rng = self.rngs[r]
             rng.standard_normal(out=step[i])
             rng.random(out=u[i])
-        if self.directed:
-            step = np.where(self.sign != 0, np.abs(step) * self.sign, step)
+        for j, sign in self.space.directed:
+            step[:, :, j] = np.abs(step[:, :, j]) * sign
         norm = np.sqrt(np.einsum("rsk,rsk->rs", step, step))
         # radius with density ∝ r^(k-1) on [a0, a1]: uniform in the layer's volume
         a0, a1 = a0[:, None], a1[:, None]
         t = (a0 / a1) ** k
         radius = a1 * (t + u * (1.0 - t)) ** (1.0 / k)
         step *= (radius / np.maximum(norm, 1e-300))[:, :, None]
-        x0 = self.x0[rows][:, None, :]
-        if k == self.x0.shape[1]:
-            return x0 + step
-        x = np.repeat(x0, s, axis=1)
-        x[:, :, self.mutable] += step
-        return x
+        step += self.z0[rows][:, None, :]
+        return step
 
     def _layer(self, rows, a0, a1):
-        """Closest enemy in one layer per row: (points, distances, found)."""
-        s, d = self.n_samples, self.x0.shape[1]
+        """Closest enemy in one layer per row: (points, distances, found).
+
+        Points are clipped to their row's box and snapped (one-hots, integers)
+        before they are classified, so every candidate is feasible. They are
+        built in small blocks of rows (cache friendly) and classified in large
+        calls of at most ``_MAX_POINTS`` points.
+        """
+        s, d, cols = self.n_samples, self.x0.shape[1], self.space.cols
         best = np.empty((len(rows), d))
         dist = np.full(len(rows), np.inf)
         for c in range(0, len(rows), self.rows_per_call):
-            part = slice(c, c + self.rows_per_call)
-            sub = rows[part]
-            x = self._draw(sub, a0[part], a1[part])
-            flat = self._feasible(x, sub)
-            hit = self._enemy(self.model.predict_proba(flat), np.repeat(sub, s))
-            x = flat.reshape(len(sub), s, d)
-            dd = np.sqrt(((x - self.x0[sub][:, None, :]) ** 2).sum(axis=2))
-            dd = np.where(hit.reshape(len(sub), s), dd, np.inf)
+            call = np.arange(c, min(c + self.rows_per_call, len(rows)))
+            if self.buffer is None:  # reused across calls: no fresh pages
+                self.buffer = np.empty((min(self.rows_per_call, len(self.x0)), s, d))
+            x = self.buffer[: call.size]
+            dd = np.empty((call.size, s))
+            for b in range(0, call.size, self.rows_per_block):
+                blk = slice(b, b + self.rows_per_block)
+                sub = rows[call[blk]]
+                z = self._draw(sub, a0[call[blk]], a1[call[blk]])
+                lo, hi = self.lo[sub][:, None, :], self.hi[sub][:, None, :]
+                np.clip(z, lo, hi, out=z)
+                z = self.space.snap(z, lo, hi)
+                if self.dtype != np.float64:  # classify exactly what is returned
+                    z = z.astype(self.dtype).astype(np.float64)
+                x[blk] = self.x0[sub][:, None, :]
+                x[blk, :, cols] = z
+                z -= self.z0[sub][:, None, :]
+                dd[blk] = np.sqrt(np.einsum("rsk,rsk->rs", z, z))
+            sub = rows[call]
+            proba = self.model.predict_proba(x.reshape(-1, d))
+            hit = self._enemy(proba, np.repeat(sub, s)).reshape(call.size, s)
+            dd[~hit] = np.inf
             pick = dd.argmin(axis=1)
-            best[part] = x[np.arange(len(sub)), pick]
-            dist[part] = dd[np.arange(len(sub)), pick]
+            best[call] = x[np.arange(call.size), pick]
+            dist[call] = dd[np.arange(call.size), pick]
         return best, dist, np.isfinite(dist)
 
     # --------------------------------------------------------------- phases
@@ -425,6 +469,13 @@ class _Search:
             ok &= after <= before
             x_cf[act[ok]] = cand[ok]
         return x_cf
+
+
+def _as_slice(index):
+    """A slice (indexing gives a view) for sorted consecutive indices."""
+    if index.size and np.array_equal(index, np.arange(index[0], index[-1] + 1)):
+        return slice(int(index[0]), int(index[-1]) + 1)
+    return index
 
 
 def _units(constraints):

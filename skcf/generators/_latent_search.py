@@ -8,6 +8,7 @@ from sklearn.utils import check_random_state
 
 from ..base import BaseGenerator
 from ..utils._docstring import generator_docstring
+from ..utils._random import normal, row_keys, uniform
 from ..utils._sklearn_compat import HasMethods, Interval, StrOptions
 from ._proto import _fit_autoencoder, _torch_autoencoder
 
@@ -163,11 +164,12 @@ class LatentSearchGenerator(BaseGenerator):
             with torch.no_grad():
                 z0 = encode(x0)
             todo = np.ones(len(rows), dtype=bool)
+            keys = row_keys(X[rows], seed)
             for k in range(self.max_rounds):
                 idx = np.flatnonzero(todo)
                 if not idx.size:
                     break
-                z = _shell_samples(seed, rows[idx], k, m, z0[idx], self.radius)
+                z = _shell_samples(keys[idx], k, m, z0[idx], self.radius)
                 with torch.no_grad():
                     cand = decode(z.reshape(-1, z.shape[-1]))
                     cand = cand.reshape(len(idx), m, -1)
@@ -196,35 +198,27 @@ class LatentSearchGenerator(BaseGenerator):
                 dist = np.where(ok, dist, np.inf)
                 best = dist.argmin(axis=1)
                 found = np.isfinite(dist[np.arange(len(idx)), best])
-                X_cf[rows[idx[found]]] = cand[found, best[found]]
+                # keep untouched features bit-identical: add the float32 change
+                win = rows[idx[found]]
+                x32 = X[win].astype(np.float32).astype(np.float64)
+                X_cf[win] = X[win] + (cand[found, best[found]] - x32)
                 n_iter[rows[idx]] += 1
                 todo[idx[found]] = False
         return X_cf, n_iter
 
 
-_BLOCK = 64  # rows per random stream
-
-
-def _shell_samples(seed, rows, k, m, z0, radius):
+def _shell_samples(keys, k, m, z0, radius):
     """``m`` codes per row, uniform in the shell ``[k·r, (k+1)·r]`` around ``z0``.
 
-    Random numbers come from one stream per block of 64 consecutive row indices
-    and round, (seed, block, round), so results do not depend on how rows are
-    chunked, and the draws stay vectorised (a loop over blocks, not rows).
+    Random numbers are keyed by each row's content and the round
+    (:mod:`skcf.utils._random`), so a row's samples do not depend on batch size,
+    row order or the other rows of the call.
     """
     dim = z0.shape[1]
-    out = np.empty((len(rows), m, dim), dtype=np.float32)
-    blocks = rows // _BLOCK
-    for b in np.unique(blocks):
-        rng = np.random.default_rng([seed, int(b), k])
-        direction = rng.standard_normal((_BLOCK, m, dim))
-        u = rng.uniform(size=(_BLOCK, m, 1))
-        sel = blocks == b
-        direction = direction[rows[sel] % _BLOCK]
-        direction /= np.linalg.norm(direction, axis=2, keepdims=True)
-        inner, outer = k * radius, (k + 1) * radius
-        rad = (inner**dim + u[rows[sel] % _BLOCK] * (outer**dim - inner**dim)) ** (
-            1.0 / dim
-        )
-        out[sel] = direction * rad
-    return z0.unsqueeze(1) + torch.as_tensor(out, device=z0.device)
+    direction = normal(keys, (m, dim), stream=2 * k)
+    direction /= np.linalg.norm(direction, axis=2, keepdims=True)
+    u = uniform(keys, (m, 1), stream=2 * k + 1)
+    inner, outer = k * radius, (k + 1) * radius
+    rad = (inner**dim + u * (outer**dim - inner**dim)) ** (1.0 / dim)
+    out = torch.as_tensor(direction * rad, dtype=z0.dtype, device=z0.device)
+    return z0.unsqueeze(1) + out

@@ -72,7 +72,9 @@ class ProtoGenerator(BaseGenerator):
         Rounds of the binary search on ``c``.
 
     lr : float, default=0.01
-        Initial FISTA step size.
+        Initial FISTA step size, capped at ``1 / (2 (1 + theta))`` (the inverse
+        curvature of the distance and prototype terms) so that a large ``theta``
+        cannot make the iterates oscillate.
 
     max_iter : int, default=100
         Iterations per search round (seed 001: 100).
@@ -216,18 +218,21 @@ class ProtoGenerator(BaseGenerator):
         if self.theta > 0:
             terms.append(PrototypeTerm(encode, self.theta))
 
-        def cost(ctx):  # rank valid iterates by elastic-net distance, as EAD
-            return l2(ctx) + l1(ctx)
-
         return dict(
             terms=terms,
-            solver=FISTA(self.lr, decay="sqrt", shrinkage="ead"),
+            # the quadratic terms have curvature 2(1 + θ): a larger step oscillates
+            solver=FISTA(
+                min(self.lr, 1.0 / (2.0 * (1.0 + self.theta))),
+                decay="sqrt",
+                shrinkage="ead",
+            ),
             search=CSearch(self.initial_c, self.n_search_steps),
             max_iter=self.max_iter,
             early_stop=False,
             margin=self.confidence,
             patience=max(self.max_iter // 10, 5),
-            cost_fn=cost,
+            # valid iterates are ranked by the whole loss without L_pred, so the
+            # prototype and autoencoder terms shape the answer, not just the path
         )
 
 

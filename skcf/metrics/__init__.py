@@ -16,19 +16,33 @@ from ._distance import (
     proximity,
     sparsity,
 )
+from ._plausibility import (
+    connectedness_score,
+    knn_manifold_distance,
+    lof_distance,
+    sphere_manifold_distance,
+    ynn_score,
+)
 from ._scorer import make_cf_scorer
+from ._timing import time_per_counterfactual
 from ._validity import redundancy, validity_score
 
 __all__ = [
+    "connectedness_score",
     "constraint_violations",
+    "knn_manifold_distance",
     "l0_distance",
     "l1_distance",
     "l2_distance",
     "linf_distance",
+    "lof_distance",
     "make_cf_scorer",
     "median_absolute_deviation",
     "proximity",
     "redundancy",
     "sparsity",
+    "sphere_manifold_distance",
+    "time_per_counterfactual",
     "validity_score",
+    "ynn_score",
 ]

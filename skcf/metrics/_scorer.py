@@ -3,17 +3,45 @@
 from __future__ import annotations
 
 import numpy as np
+from sklearn.utils import check_array
 
 from ..base import is_generator
 from ..utils._sklearn_compat import validate_params
 from ._constraints import constraint_violations
 from ._distance import proximity, sparsity
+from ._plausibility import (
+    _SPHERE_FRACTION,
+    _mean_pairwise_distance,
+    connectedness_score,
+    knn_manifold_distance,
+    lof_distance,
+    sphere_manifold_distance,
+    ynn_score,
+)
+from ._timing import time_per_counterfactual
 from ._validity import redundancy
 
 __all__ = ["make_cf_scorer"]
 
 _DISTANCES = ("l0", "l1", "l2", "linf")
-_METRICS = ("validity", *_DISTANCES, "sparsity", "redundancy", "violations", "score")
+_PLAUSIBILITY = (
+    "lof",
+    "knn_distance",
+    "sphere_distance",
+    "ynn",
+    "connectedness",
+)
+_METRICS = (
+    "validity",
+    *_DISTANCES,
+    "sparsity",
+    "redundancy",
+    "violations",
+    *_PLAUSIBILITY,
+    "time",
+    "score",
+)
+_HIGHER_IS_BETTER = ("validity", "score", "ynn", "connectedness")
 
 # keyword options each named metric accepts, with their defaults
 _OPTIONS = {
@@ -27,8 +55,47 @@ _OPTIONS = {
     "sparsity": {"valid_only": False, "atol": 1e-8},
     "redundancy": {"valid_only": False, "atol": 1e-8, "batch_size": 4096},
     "violations": {"valid_only": False, "reduce": "mean"},
+    "lof": {
+        "X_ref": None,
+        "y_ref": None,
+        "n_neighbors": 20,
+        "valid_only": False,
+        "reduce": "mean",
+    },
+    "knn_distance": {
+        "X_ref": None,
+        "y_ref": None,
+        "n_neighbors": 5,
+        "valid_only": False,
+        "reduce": "mean",
+    },
+    "sphere_distance": {
+        "X_ref": None,
+        "y_ref": None,
+        "radius": None,
+        "empty": "nearest",
+        "valid_only": False,
+        "reduce": "mean",
+    },
+    "ynn": {"X_ref": None, "n_neighbors": 5, "valid_only": False, "reduce": "mean"},
+    "connectedness": {
+        "X_ref": None,
+        "y_ref": None,
+        "epsilon": None,
+        "min_samples": 2,
+        "valid_only": False,
+    },
+    "time": {},
 }
 _REDUCE = {"violations": ("mean", "sum")}
+# options without a usable default: the reference data
+_REQUIRED = {
+    "lof": ("X_ref",),
+    "knn_distance": ("X_ref",),
+    "sphere_distance": ("X_ref",),
+    "ynn": ("X_ref",),
+    "connectedness": ("X_ref", "y_ref"),
+}
 
 
 def _check_options(metric, kwargs):
@@ -61,7 +128,34 @@ def _check_options(metric, kwargs):
             f"fitted scale_), an array of per-feature scales or None. Got {scale!r} "
             "instead."
         )
+    missing = [k for k in _REQUIRED.get(metric, ()) if kwargs.get(k) is None]
+    if missing:
+        raise TypeError(
+            f"make_cf_scorer(metric={metric!r}) requires the keyword argument(s) "
+            f"{missing}: the reference rows (and their labels) the counterfactuals "
+            "are compared with, usually the training data, e.g. "
+            "make_cf_scorer(metric, X_ref=X_train, y_ref=y_train)."
+        )
+    if kwargs.get("X_ref") is not None:  # fail at creation, not inside a search
+        X_ref = check_array(kwargs["X_ref"], input_name="X_ref")
+        y_ref = kwargs.get("y_ref")
+        if y_ref is not None and np.shape(y_ref) != (X_ref.shape[0],):
+            raise ValueError(
+                f"The 'y_ref' option of make_cf_scorer(metric={metric!r}) must "
+                f"have shape ({X_ref.shape[0]},), one label per row of X_ref. Got "
+                f"shape {np.shape(y_ref)} instead."
+            )
     return {**allowed, **kwargs}
+
+
+def _short(value):
+    """Repr of an option; arrays are summarised by their shape."""
+    shape = getattr(value, "shape", None)
+    if shape is not None and len(shape) >= 1:
+        return f"<{type(value).__name__} of shape {tuple(shape)}>"
+    if isinstance(value, (list, tuple)) and len(value) > 6:
+        return f"<{type(value).__name__} of length {len(value)}>"
+    return repr(value)
 
 
 class _CFScorer:
@@ -73,6 +167,7 @@ class _CFScorer:
         self.kwargs = kwargs
         self._options = kwargs if callable(metric) else _check_options(metric, kwargs)
         self._sign = 1.0 if greater_is_better else -1.0
+        self._cache = {}  # quantities of the reference data, computed once
 
     def __call__(self, estimator, X, y=None):
         """Score ``estimator`` (a fitted generator) on the factual rows ``X``.
@@ -117,9 +212,41 @@ class _CFScorer:
             return sparsity(cf.X, cf.X_cf, valid=valid, **opts)
         if self.metric == "redundancy":
             return redundancy(generator, cf.X, cf.X_cf, valid=valid, **opts)
-        # violations
-        X, X_cf = (cf.X, cf.X_cf) if valid is None else (cf.X[valid], cf.X_cf[valid])
-        return constraint_violations(X, X_cf, generator=generator, **opts)
+        if self.metric == "violations":
+            X, X_cf = (
+                (cf.X, cf.X_cf) if valid is None else (cf.X[valid], cf.X_cf[valid])
+            )
+            return constraint_violations(X, X_cf, generator=generator, **opts)
+        if self.metric == "time":
+            return time_per_counterfactual(cf)
+        X_ref = opts.pop("X_ref")
+        if self.metric == "ynn":
+            return ynn_score(generator, cf.X_cf, X_ref, valid=valid, **opts)
+        if self.metric == "connectedness":
+            y_ref = opts.pop("y_ref")
+            return connectedness_score(
+                generator, cf.X_cf, X_ref, y_ref, valid=valid, **opts
+            )
+        # lof, knn_distance, sphere_distance: same-class lookups use the labels
+        # explain predicted for the counterfactuals
+        y_ref = opts.pop("y_ref")
+        y_cf = None if y_ref is None else cf.y_cf_pred
+        kw = {"y_cf": y_cf, "y_ref": y_ref, "valid": valid, **opts}
+        if self.metric == "lof":
+            return lof_distance(cf.X_cf, X_ref, **kw)
+        if self.metric == "knn_distance":
+            return knn_manifold_distance(cf.X_cf, X_ref, **kw)
+        if kw["radius"] is None:  # O(n_ref^2): once per scorer, not per call
+            if "radius" not in self._cache:
+                X_ref_checked = check_array(X_ref, dtype=np.float64)
+                if X_ref_checked.shape[0] >= 2:
+                    self._cache["radius"] = _SPHERE_FRACTION * _mean_pairwise_distance(
+                        X_ref_checked
+                    )
+                else:
+                    self._cache["radius"] = None  # the metric raises a clear error
+            kw["radius"] = self._cache["radius"]
+        return sphere_manifold_distance(cf.X_cf, X_ref, **kw)
 
     def __repr__(self):
         name = (
@@ -127,7 +254,7 @@ class _CFScorer:
             if callable(self.metric)
             else repr(self.metric)
         )
-        extra = "".join(f", {k}={v!r}" for k, v in self.kwargs.items())
+        extra = "".join(f", {k}={_short(v)}" for k, v in self.kwargs.items())
         return (
             f"make_cf_scorer({name}, greater_is_better={self.greater_is_better}{extra})"
         )
@@ -160,23 +287,47 @@ def make_cf_scorer(metric="validity", *, greater_is_better=None, **kwargs):
           (:func:`redundancy`).
         - ``"violations"``: mean number of broken constraints
           (:func:`constraint_violations`).
+        - ``"lof"``: mean local outlier factor (:func:`lof_distance`).
+        - ``"knn_distance"``: mean distance to the K nearest reference rows
+          (:func:`knn_manifold_distance`).
+        - ``"sphere_distance"``: mean distance to the reference rows in a ball
+          (:func:`sphere_manifold_distance`).
+        - ``"ynn"``: share of neighbours the model puts in the counterfactual's
+          class (:func:`ynn_score`).
+        - ``"connectedness"``: fraction of ε-connected counterfactuals
+          (:func:`connectedness_score`).
+        - ``"time"``: seconds per counterfactual
+          (:func:`time_per_counterfactual`).
         - ``"score"``: the generator's own ``score`` (validity discounted by
           cost).
         - a callable ``metric(cf, **kwargs) -> float`` taking the
           :class:`~skcf.base.CounterfactualSet` returned by ``explain``.
     greater_is_better : bool, default=None
         Whether a high metric is good; if False the scorer returns
-        ``-metric``. None infers it: True for ``"validity"``, ``"score"`` and
-        callables (as :func:`sklearn.metrics.make_scorer`), False for the
-        others.
+        ``-metric``. None infers it: True for ``"validity"``, ``"score"``,
+        ``"ynn"``, ``"connectedness"`` and callables (as
+        :func:`sklearn.metrics.make_scorer`), False for the others.
     **kwargs : dict
         Options of the metric. ``scale`` (``l0``-``linf``): None, an array of
         per-feature scales, or ``"mad"`` for the generator's fitted ``scale_``.
-        ``valid_only`` (all but ``validity``/``score``): average over the rows
-        with a valid counterfactual only (CARLA), default False. ``reduce``
-        (distances: ``"mean"``/``"median"``; ``violations``: ``"mean"``/``"sum"``),
+        ``valid_only`` (all but ``validity``, ``score`` and ``time``): average
+        over the rows with a valid counterfactual only (CARLA), default False.
+        ``reduce`` (distances, ``lof`` and ``ynn``: ``"mean"``/``"median"``;
+        ``violations``: ``"mean"``/``"sum"``),
         ``atol`` (``l0``, ``sparsity``, ``redundancy``) and ``batch_size``
         (``redundancy``). A callable metric receives all of them.
+
+        The plausibility metrics compare counterfactuals with reference rows,
+        given here once: ``X_ref`` (required for ``lof``, ``knn_distance``,
+        ``sphere_distance``, ``ynn`` and ``connectedness``) and ``y_ref``
+        (required for ``connectedness``; optional for ``lof``,
+        ``knn_distance`` and ``sphere_distance``, where it makes each
+        counterfactual be compared with the reference rows of the class
+        ``explain`` predicted for it, ``cf.y_cf_pred``). The other options are
+        those of the functions: ``n_neighbors`` (``lof``, ``knn_distance``,
+        ``ynn``), ``radius`` and ``empty`` (``sphere_distance``), ``epsilon``
+        and ``min_samples`` (``connectedness``). ``connectedness`` and
+        ``time`` take no ``reduce``.
 
     Returns
     -------
@@ -194,6 +345,13 @@ def make_cf_scorer(metric="validity", *, greater_is_better=None, **kwargs):
     To search a generator over a model that is already fitted, wrap the model
     in ``sklearn.frozen.FrozenEstimator``: ``GridSearchCV`` clones the
     generator, and cloning unfits a plain fitted estimator.
+
+    In ``GridSearchCV`` the scorer only sees the factual rows of the test fold,
+    so the reference data are fixed when the scorer is made: pass the training
+    rows the generator and the model learned from (``X_ref=X_train``,
+    ``y_ref=y_train``). The default ``radius`` of ``sphere_distance`` (an
+    O(n_ref²) mean of pairwise distances) is computed on the first call and
+    reused.
 
     Examples
     --------
@@ -221,6 +379,17 @@ def make_cf_scorer(metric="validity", *, greater_is_better=None, **kwargs):
 
     >>> bool(search.cv_results_["mean_test_l1"][0] == 0.0)
     True
+
+    Plausibility metrics need the reference (training) rows:
+
+    >>> y = clf.predict(X)
+    >>> make_cf_scorer("knn_distance", X_ref=X, y_ref=y, valid_only=True)
+    make_cf_scorer('knn_distance', greater_is_better=False,
+                   X_ref=<ndarray of shape (30, 3)>, y_ref=<ndarray of shape (30,)>,
+                   valid_only=True)
+    >>> scorer = make_cf_scorer("connectedness", X_ref=X, y_ref=y)
+    >>> 0.0 <= scorer(search.best_estimator_, X[:5]) <= 1.0
+    True
     """
     if isinstance(metric, str) and metric not in _METRICS:
         raise ValueError(
@@ -228,5 +397,5 @@ def make_cf_scorer(metric="validity", *, greater_is_better=None, **kwargs):
             f"{list(_METRICS)} or a callable. Got {metric!r} instead."
         )
     if greater_is_better is None:
-        greater_is_better = callable(metric) or metric in ("validity", "score")
+        greater_is_better = callable(metric) or metric in _HIGHER_IS_BETTER
     return _CFScorer(metric, bool(greater_is_better), kwargs)
