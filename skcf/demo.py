@@ -124,16 +124,30 @@ def _print_table(rows):
     print("(l0/l1/l2: means over valid counterfactuals, in standardised units)")
 
 
-def _plot(out, device, seed):
+def _overrides_2d(seed):
+    """Small latent models for 2-D data (the tabular defaults are 1024-128-32)."""
+    from skcf.density import Autoencoder, VariationalAutoencoder
+
+    small = dict(hidden=(32,), latent_dim=2, max_epochs=150, random_state=seed)
+    return {
+        "REVISEGenerator": dict(vae=VariationalAutoencoder(**small)),
+        "LatentSearchGenerator": dict(autoencoder=Autoencoder(**small), radius=0.25),
+    }
+
+
+def _plot(out, device, seed, dataset="moons", filename="skcf_demo.png"):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from skcf.datasets import make_circles
     from skcf.plotting import CounterfactualDisplay
 
-    X, y = make_moons(300, noise=0.15, random_state=seed)
+    make = {"moons": make_moons, "circles": make_circles}[dataset]
+    X, y = make(300, random_state=seed)
     X = X.astype(np.float32)
+    overrides = _overrides_2d(seed)
     net = _train_net(X, y, (32, 32), 60, device, seed)
     query = X[net.predict(X) == 0][:12]
     settings = list(_settings())
@@ -145,17 +159,18 @@ def _plot(out, device, seed):
     for ax in axes.ravel()[len(settings) :]:
         ax.axis("off")
     for ax, (label, cls, kw) in zip(axes.ravel(), settings, strict=False):
-        gen = cls(net, random_state=seed, device=device, **kw).fit(X)
+        kw = {**overrides.get(cls.__name__, {}), **kw}
+        gen = cls(net, random_state=seed, device=device, **kw).fit(X, y)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", CounterfactualWarning)
             disp = CounterfactualDisplay.from_generator(
                 gen, query, X_train=X, y_train=y, ax=ax
             )
         disp.ax_.set_title(f"{label}\nvalidity {disp.valid.mean():.2f}", fontsize=9)
-    fig.suptitle("skcf counterfactuals on moons (skorch MLP 32-32)")
+    fig.suptitle(f"skcf counterfactuals on {dataset} (skorch MLP 32-32)")
     fig.tight_layout()
     out.mkdir(parents=True, exist_ok=True)
-    path = out / "skcf_demo.png"
+    path = out / filename
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
