@@ -504,6 +504,7 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             X_cf, n_iter = self._generate(X, y0, tgt, untargeted)
         else:
             X_cf, n_iter = X.copy(), np.zeros(0, dtype=np.int64)
+        X_cf = np.asarray(X_cf).astype(X.dtype, copy=False)  # judge what is returned
         proba = self.model_.predict_proba(X_cf)
         y_cf = proba.argmax(axis=1)
         cls = np.where(untargeted, y_cf, tgt)
@@ -521,8 +522,8 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             warnings.warn(
                 f"{type(self).__name__}: {n_bad} of {n} rows got no valid "
                 "counterfactual; they are returned unchanged and flagged in "
-                "explain(X).valid. Try a larger max_iter, looser constraints or "
-                "another target.",
+                "explain(X).valid. Try a longer search (max_iter, steps, "
+                "max_layers...), looser constraints or another target.",
                 CounterfactualWarning,
                 stacklevel=2,
             )
@@ -605,8 +606,8 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             return np.zeros(0, dtype=np.int64)
         cons = self._engine_constraints("cpu", torch.float64)
         return cons.violations(
-            torch.as_tensor(X_cf, dtype=torch.float64),
-            torch.as_tensor(X, dtype=torch.float64),
+            torch.tensor(np.asarray(X_cf, dtype=np.float64)),
+            torch.tensor(np.asarray(X, dtype=np.float64)),
         ).numpy()
 
     def _prepare(self, X, y0, tgt, untargeted, device, dtype):

@@ -14,14 +14,23 @@ INIT_PARAMS = {
     "ElasticNetGenerator": dict(max_iter=10, n_search_steps=2),
     "PGDGenerator": dict(steps=5, n_radii=3),
     "ECCoGenerator": dict(max_iter=10),
+    "GrowingSpheresGenerator": dict(n_samples=50, max_layers=10),
     "SCFEGenerator": dict(max_iter=10, n_search_steps=1, density="knn"),
     "ProtoGenerator": dict(max_iter=10, n_search_steps=1),
-    "REVISEGenerator": dict(max_iter=10, n_search_steps=1,
-                            vae=VariationalAutoencoder(hidden=(8,), latent_dim=2,
-                                                       max_epochs=2, random_state=0)),
-    "LatentSearchGenerator": dict(n_samples=16, max_rounds=2,
-                                  autoencoder=Autoencoder(hidden=(8,), latent_dim=2,
-                                                          max_epochs=2, random_state=0)),
+    "REVISEGenerator": dict(
+        max_iter=10,
+        n_search_steps=1,
+        vae=VariationalAutoencoder(
+            hidden=(8,), latent_dim=2, max_epochs=2, random_state=0
+        ),
+    ),
+    "LatentSearchGenerator": dict(
+        n_samples=16,
+        max_rounds=2,
+        autoencoder=Autoencoder(
+            hidden=(8,), latent_dim=2, max_epochs=2, random_state=0
+        ),
+    ),
 }
 
 EXPECTED_FAILED = {

@@ -29,13 +29,18 @@ def test_docstring_matches_signature(name, obj):
     doc = numpydoc.ClassDoc(obj) if inspect.isclass(obj) else numpydoc.FunctionDoc(obj)
     assert doc["Examples"], f"{name} has no Examples section"
     func = obj.__init__ if inspect.isclass(obj) else obj
-    signature = [p for p in inspect.signature(func).parameters
-                 if p not in ("self", "args", "kwargs")]
+    signature = [
+        p
+        for p in inspect.signature(func).parameters
+        if p not in ("self", "args", "kwargs")
+    ]
     documented = []
     for param in doc["Parameters"]:
-        documented += [p.strip() for p in param.name.split(",")
-                       if not p.strip().startswith("*")]
+        documented += [
+            p.strip() for p in param.name.split(",") if not p.strip().startswith("*")
+        ]
     if inspect.isclass(obj) and not signature:
         return
     assert documented == signature, (
-        f"{name}: documented parameters {documented} != signature {signature}")
+        f"{name}: documented parameters {documented} != signature {signature}"
+    )

@@ -3,6 +3,7 @@
 from ..base import CounterfactualSet
 from ._ead import ElasticNetGenerator
 from ._ecco import ECCoGenerator
+from ._growing_spheres import GrowingSpheresGenerator
 from ._latent_search import LatentSearchGenerator
 from ._pgd import PGDGenerator
 from ._proto import ProtoGenerator
@@ -14,6 +15,7 @@ __all__ = [
     "CounterfactualSet",
     "ECCoGenerator",
     "ElasticNetGenerator",
+    "GrowingSpheresGenerator",
     "LatentSearchGenerator",
     "PGDGenerator",
     "ProtoGenerator",

@@ -8,6 +8,7 @@ from sklearn.utils import check_random_state
 
 from ..base import BaseGenerator
 from ..utils._docstring import generator_docstring
+from ..utils._random import row_keys
 from ..utils._sklearn_compat import Interval
 
 #: most points classified by one ``predict_proba`` call
@@ -39,7 +40,7 @@ class GrowingSpheresGenerator(BaseGenerator):
        ``a0 <= ‖x - x0‖₂ <= a1``, starting at ``[eta, 2 eta]`` and moving out by
        ``eta`` each time (``[a0, a1] = [a1, a1 + eta]``), until a layer contains
        an enemy or ``max_layers`` layers were tried.
-    3. The enemy closest to ``x0`` (ℓ2) is kept; with ``sparsify=True`` it is
+    3. The enemy closest to ``x0`` (ℓ2) is kept; with ``feature_selection=True`` it is
        then made sparse by feature selection (Laugel et al., Algorithm 2): the
        changed features are reset to their factual value one at a time, in
        increasing order of ``|change|``, and each reset is kept only if the
@@ -79,7 +80,7 @@ class GrowingSpheresGenerator(BaseGenerator):
         Most layers explored in the growing phase. A row with no enemy within
         radius ``(max_layers + 1) · eta`` gets no counterfactual.
 
-    sparsify : bool, default=True
+    feature_selection : bool, default=True
         Reset changed features to their factual values where the prediction
         allows it (feature selection of Laugel et al.).
 
@@ -121,29 +122,32 @@ class GrowingSpheresGenerator(BaseGenerator):
     (0 for rows that already reach the target). The cost is about
     ``n_samples · n_iter`` model evaluations per row, plus one evaluation per
     changed feature for sparsification; memory is bounded by chunks of
-    ``batch_size`` rows whose points are classified at most 200,000 at a time.
+    ``batch_size`` rows whose points are classified at most 200,000 at a time
+    (fewer for wide data).
     All rows of a chunk advance together, each with its own radius; the
     shrinking phase stops after 30 halvings (the closest enemy of the last ball
     is then kept).
 
-    The random numbers of a row come from its own generator, seeded by
+    The random numbers of a row come from its own NumPy generator, seeded by
     ``random_state`` and the row's values, so a row's counterfactual depends
-    neither on ``batch_size`` nor on the other rows passed along with it.
+    neither on ``batch_size`` nor on the order or the other rows of the call.
 
-    Growing Spheres is fast and needs no gradient, but its counterfactuals are
-    often neither sparse nor minimal: seed 003 (Hardy et al.) runs it (CARLA's
-    implementation, without feature selection) on Adult and Fashion-MNIST and
-    reports 100 %% success with 7.09 changed features on average, 4.99 of them
-    redundant, against 1.77 and 0 for Actionable Recourse (Table 2), and noisy,
-    adversarial-looking image counterfactuals.
+    Growing Spheres is fast and needs no gradient, but without feature
+    selection its counterfactuals are neither sparse nor minimal. Seed 003
+    (Hardy et al.) runs CARLA's implementation (fixed layer width, no feature
+    selection) on Adult and Fashion-MNIST (§3.1-3.2): 100 %% success (Table 1),
+    but on Adult 7.09 changed features on average, 4.99 of them redundant,
+    against 1.77 and 0 for Actionable Recourse (Table 2), and noisy,
+    adversarial-looking image counterfactuals (§4.2, §5).
 
     References
     ----------
     Laugel, Lesot, Marsala, Renard, Detyniecki (2018). Inverse classification
-    for comparison-based interpretability in machine learning. IPMU 2018,
-    Algorithms 1 and 2. Used in seed 003 (Hardy, Salman, Wang, Li: Exploring
-    the connection between adversarial examples and algorithmic recourse),
-    §3 and Table 2.
+    for comparison-based interpretability in machine learning. IPMU 2018
+    (arXiv:1712.08443), Algorithms 1 (growing spheres) and 2 (feature
+    selection). Seed 003: Hardy, Salman, Wang, Li, Exploring the connection
+    between adversarial examples and algorithmic recourse, §2 ([12]), §3.1-3.2,
+    §4.1 (Tables 1 and 2) and §5.
 
     Examples
     --------
@@ -171,7 +175,7 @@ class GrowingSpheresGenerator(BaseGenerator):
         "n_samples": [Interval(Integral, 1, None, closed="left")],
         "eta": [Interval(Real, 0, None, closed="neither"), None],
         "max_layers": [Interval(Integral, 1, None, closed="left")],
-        "sparsify": ["boolean"],
+        "feature_selection": ["boolean"],
     }
 
     def __init__(
@@ -182,7 +186,7 @@ class GrowingSpheresGenerator(BaseGenerator):
         n_samples=1000,
         eta=None,
         max_layers=50,
-        sparsify=True,
+        feature_selection=True,
         immutable=None,
         increase_only=None,
         decrease_only=None,
@@ -200,7 +204,7 @@ class GrowingSpheresGenerator(BaseGenerator):
         self.n_samples = n_samples
         self.eta = eta
         self.max_layers = max_layers
-        self.sparsify = sparsify
+        self.feature_selection = feature_selection
         self.immutable = immutable
         self.increase_only = increase_only
         self.decrease_only = decrease_only
@@ -230,7 +234,7 @@ class GrowingSpheresGenerator(BaseGenerator):
         seed = int(
             check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         )
-        keys = _row_keys(X64)
+        keys = row_keys(X64, seed)  # per-row streams: see Notes
         cons = self._engine_constraints("cpu", torch.float64)
         units = _units(self.constraints_)
         space = _Space(self.constraints_)
@@ -250,7 +254,7 @@ class GrowingSpheresGenerator(BaseGenerator):
                 y0[rows],
                 tgt[rows],
                 untargeted[rows],
-                [np.random.default_rng([seed, *k]) for k in keys[rows].tolist()],
+                [np.random.default_rng(key) for key in keys[rows].tolist()],
                 cons,
                 space,
                 X.dtype,
@@ -273,6 +277,15 @@ class _Space:
             if not free[g].all():
                 free[g] = False
         self.cols = np.flatnonzero(free)
+        # runs of consecutive free columns: (start, stop, offset in the subspace)
+        breaks = np.flatnonzero(np.diff(self.cols) != 1) + 1
+        self.runs = [
+            (int(run[0]), int(run[-1]) + 1, int(offset))
+            for run, offset in zip(
+                np.split(self.cols, breaks), np.r_[0, breaks], strict=True
+            )
+            if run.size
+        ]
         pos = np.full(free.size, -1)
         pos[self.cols] = np.arange(self.cols.size)
         self.groups = [_as_slice(pos[g]) for g in groups if free[g].all()]
@@ -281,6 +294,17 @@ class _Space:
         inc, dec = c["increase_only"][self.cols], c["decrease_only"][self.cols]
         sign = np.where(inc, 1.0, np.where(dec, -1.0, 0.0))
         self.directed = [(j, sign[j]) for j in np.flatnonzero(sign)]
+
+    def scatter(self, x, x0, z):
+        """In place: ``x`` (rows, points, d) gets ``x0`` with ``z`` in the free
+        coordinates (slices of consecutive columns are cheaper than fancy
+        indexing)."""
+        x[:] = x0[:, None, :]
+        if len(self.runs) <= 16:
+            for start, stop, offset in self.runs:
+                x[:, :, start:stop] = z[:, :, offset : offset + stop - start]
+        else:
+            x[:, :, self.cols] = z
 
     def snap(self, z, lo, hi):
         """In place: argmax one-hot per group, integers rounded into the box.
@@ -370,7 +394,7 @@ class _Search:
         built in small blocks of rows (cache friendly) and classified in large
         calls of at most ``_MAX_POINTS`` points.
         """
-        s, d, cols = self.n_samples, self.x0.shape[1], self.space.cols
+        s, d = self.n_samples, self.x0.shape[1]
         best = np.empty((len(rows), d))
         dist = np.full(len(rows), np.inf)
         for c in range(0, len(rows), self.rows_per_call):
@@ -388,8 +412,7 @@ class _Search:
                 z = self.space.snap(z, lo, hi)
                 if self.dtype != np.float64:  # classify exactly what is returned
                     z = z.astype(self.dtype).astype(np.float64)
-                x[blk] = self.x0[sub][:, None, :]
-                x[blk, :, cols] = z
+                self.space.scatter(x[blk], self.x0[sub], z)
                 z -= self.z0[sub][:, None, :]
                 dd[blk] = np.sqrt(np.einsum("rsk,rsk->rs", z, z))
             sub = rows[call]
@@ -408,6 +431,8 @@ class _Search:
         best_dist = np.full(m, np.inf)
         n_iter = np.zeros(m, dtype=np.int64)
         everyone = np.arange(m)
+        if not self.space.cols.size:  # every mutable feature is in a frozen group
+            return x_cf, n_iter
         # rows whose factual already reaches the target (e.g. targeted rows
         # already in the target class) are their own counterfactual
         done = self._enemy(self.model.predict_proba(self.x0), everyone)
@@ -444,7 +469,7 @@ class _Search:
             n_iter[rows] += 1
             growing[rows[hit]] = False
         found = np.isfinite(best_dist) & (best_dist > 0)
-        if self.gen.sparsify and found.any():
+        if self.gen.feature_selection and found.any():
             rows = np.flatnonzero(found)
             x_cf[rows] = self._sparsify(rows, x_cf[rows], units)
         return x_cf, n_iter
@@ -498,24 +523,3 @@ def _units(constraints):
     eye = np.zeros((single.size, d), dtype=bool)
     eye[np.arange(single.size), single] = True
     return np.concatenate([eye, np.asarray(rows, dtype=bool).reshape(-1, d)])
-
-
-def _row_keys(X):
-    """Two 32-bit words per row, a hash of its float64 values (vectorised).
-
-    Seeding each row's generator from its own values (and ``random_state``)
-    makes its counterfactual independent of batching, order and subsets.
-    """
-    bits = (np.ascontiguousarray(X, dtype=np.float64) + 0.0).view(np.uint64)
-    position = np.arange(X.shape[1], dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
-    with np.errstate(over="ignore"):
-        h = _mix64(_mix64(bits ^ position).sum(axis=1, dtype=np.uint64))
-    return np.stack([h >> np.uint64(32), h & np.uint64(0xFFFFFFFF)], axis=1)
-
-
-def _mix64(z):
-    """SplitMix64 finaliser (a bijective 64-bit mixer)."""
-    with np.errstate(over="ignore"):
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        return z ^ (z >> np.uint64(31))

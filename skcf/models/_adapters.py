@@ -243,6 +243,11 @@ class BlackBoxModel:
         self.classes = getattr(estimator, "classes_", None)
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        names = getattr(self.estimator, "feature_names_in_", None)
+        if names is not None and not hasattr(X, "columns"):
+            import pandas as pd  # fitted on a DataFrame: keep sklearn from warning
+
+            X = pd.DataFrame(np.asarray(X), columns=names)
         return np.asarray(self.estimator.predict_proba(X), dtype=np.float64)
 
     def predict(self, X: np.ndarray) -> np.ndarray:

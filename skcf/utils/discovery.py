@@ -22,8 +22,8 @@ def all_estimators(type_filter=None):
     Examples
     --------
     >>> from skcf.utils import all_estimators
-    >>> [name for name, _ in all_estimators("generator")][:2]
-    ['ElasticNetGenerator', 'PGDGenerator']
+    >>> "WachterGenerator" in [name for name, _ in all_estimators("generator")]
+    True
     """
     from sklearn.base import BaseEstimator
 

@@ -316,9 +316,15 @@ def test_orthant_wise_adam_gives_exact_zeros(linear_problem):
     """ℓ1 under Adam/SGD is handled orthant-wise: irrelevant features never move."""
     model, x0, _ = linear_problem
     for solver in (Adam(0.05), SGD(0.05)):
-        res = solve(model, x0, torch.ones(len(x0)),
-                    terms=[CrossEntropyLoss(), L1Distance(0.5)], solver=solver,
-                    search=CSearch(1.0, 3), max_iter=200)
+        res = solve(
+            model,
+            x0,
+            torch.ones(len(x0)),
+            terms=[CrossEntropyLoss(), L1Distance(0.5)],
+            solver=solver,
+            search=CSearch(1.0, 3),
+            max_iter=200,
+        )
         assert res.found.all()
         delta = (res.x_cf - x0).numpy()
         assert (delta[:, 3] == 0).all()  # w_3 = 0: no reason to move
@@ -327,10 +333,16 @@ def test_orthant_wise_adam_gives_exact_zeros(linear_problem):
 
 def test_ead_shrinkage_is_sparser_than_prox(linear_problem):
     model, x0, _ = linear_problem
-    kw = dict(terms=[HingeLoss(), L2Distance(), L1Distance(0.2)],
-              search=CSearch(1.0, 5), max_iter=100, early_stop=False)
+    kw = dict(
+        terms=[HingeLoss(), L2Distance(), L1Distance(0.2)],
+        search=CSearch(1.0, 5),
+        max_iter=100,
+        early_stop=False,
+    )
     prox = solve(model, x0, torch.ones(len(x0)), solver=FISTA(0.05), **kw)
-    ead = solve(model, x0, torch.ones(len(x0)), solver=FISTA(0.05, shrinkage="ead"), **kw)
+    ead = solve(
+        model, x0, torch.ones(len(x0)), solver=FISTA(0.05, shrinkage="ead"), **kw
+    )
     assert prox.found.all() and ead.found.all()
     l0 = lambda r: ((r.x_cf - x0) != 0).sum(1).double().mean()  # noqa: E731
     assert l0(ead) < l0(prox)
@@ -340,9 +352,17 @@ def test_apg_top_m_projection_changes_at_most_m_features(linear_problem):
     from skcf._engine import APG
 
     model, x0, w = linear_problem
-    res = solve(model, x0, torch.ones(len(x0)), terms=[CrossEntropyLoss(), L2Distance(0.1)],
-                solver=APG(0.1, max_changes=2), search=CSearch(1.0, 4), max_iter=150,
-                early_stop=False, patience=20)
+    res = solve(
+        model,
+        x0,
+        torch.ones(len(x0)),
+        terms=[CrossEntropyLoss(), L2Distance(0.1)],
+        solver=APG(0.1, max_changes=2),
+        search=CSearch(1.0, 4),
+        max_iter=150,
+        early_stop=False,
+        patience=20,
+    )
     assert res.found.all()
     changed = (res.x_cf - x0) != 0
     assert (changed.sum(1) <= 2).all()
@@ -354,8 +374,13 @@ def test_apg_l0_penalty_is_sparser_than_none(linear_problem):
     from skcf._engine import APG
 
     model, x0, _ = linear_problem
-    kw = dict(terms=[CrossEntropyLoss(), L2Distance(0.1)], search=CSearch(1.0, 4),
-              max_iter=150, early_stop=False, patience=20)
+    kw = dict(
+        terms=[CrossEntropyLoss(), L2Distance(0.1)],
+        search=CSearch(1.0, 4),
+        max_iter=150,
+        early_stop=False,
+        patience=20,
+    )
     dense = solve(model, x0, torch.ones(len(x0)), solver=APG(0.1), **kw)
     sparse = solve(model, x0, torch.ones(len(x0)), solver=APG(0.1, l0_weight=0.5), **kw)
     l0 = lambda r: ((r.x_cf - x0) != 0).sum(1).double().mean()  # noqa: E731
@@ -371,11 +396,23 @@ def test_density_term_pulls_towards_the_mode(linear_problem):
     def log_density(x, cls):
         return -0.5 * (x - mode).pow(2).sum(1)
 
-    kw = dict(solver=Adam(0.05), search=CSearch(1.0, 3), max_iter=200,
-              early_stop=False, patience=20)
-    plain = solve(model, x0, torch.ones(len(x0)), terms=[CrossEntropyLoss(), L2Distance()], **kw)
-    dense = solve(model, x0, torch.ones(len(x0)), terms=[CrossEntropyLoss(), L2Distance(),
-                  DensityTerm(log_density, weight=1.0)], **kw)
+    kw = dict(
+        solver=Adam(0.05),
+        search=CSearch(1.0, 3),
+        max_iter=200,
+        early_stop=False,
+        patience=20,
+    )
+    plain = solve(
+        model, x0, torch.ones(len(x0)), terms=[CrossEntropyLoss(), L2Distance()], **kw
+    )
+    dense = solve(
+        model,
+        x0,
+        torch.ones(len(x0)),
+        terms=[CrossEntropyLoss(), L2Distance(), DensityTerm(log_density, weight=1.0)],
+        **kw,
+    )
     assert plain.found.all() and dense.found.all()
     dist = lambda r: (r.x_cf - mode).norm(dim=1).mean()  # noqa: E731
     assert dist(dense) < 0.8 * dist(plain)
@@ -384,7 +421,9 @@ def test_density_term_pulls_towards_the_mode(linear_problem):
 def test_latent_parametrisation_decodes_and_projects(linear_problem):
     """REVISE-style search over z with x = P(decode(z)): results lie on the decoder."""
     model, x0, w = linear_problem
-    A = torch.randn(5, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    A = torch.randn(
+        5, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0)
+    )
 
     class Param:
         def init(self, x):
@@ -395,9 +434,17 @@ def test_latent_parametrisation_decodes_and_projects(linear_problem):
 
     cons = Constraints.unconstrained(5, dtype=torch.float64)
     cons.mutable[2] = False
-    res = solve(model, x0, torch.ones(len(x0)), terms=[CrossEntropyLoss(), L1Distance(0.1)],
-                solver=Adam(0.05), constraints=cons, search=CSearch(1.0, 3), max_iter=200,
-                param=Param())
+    res = solve(
+        model,
+        x0,
+        torch.ones(len(x0)),
+        terms=[CrossEntropyLoss(), L1Distance(0.1)],
+        solver=Adam(0.05),
+        constraints=cons,
+        search=CSearch(1.0, 3),
+        max_iter=200,
+        param=Param(),
+    )
     assert res.found.all()
     assert (res.x_cf[:, 2] == x0[:, 2]).all()  # immutable reset after decoding
     z = torch.linalg.lstsq(A, res.x_cf.T).solution.T
@@ -412,9 +459,16 @@ def test_energy_term_stays_finite_in_a_box(linear_problem):
     model, x0, _ = linear_problem
     cons = Constraints.unconstrained(5, dtype=torch.float64)
     cons.lower[:], cons.upper[:] = -3.0, 3.0
-    res = solve(model, x0.clamp(-3, 3), torch.ones(len(x0)),
-                terms=[CrossEntropyLoss(), EnergyTerm(10.0)], solver=Adam(1.0),
-                constraints=cons, max_iter=300, early_stop=False)
+    res = solve(
+        model,
+        x0.clamp(-3, 3),
+        torch.ones(len(x0)),
+        terms=[CrossEntropyLoss(), EnergyTerm(10.0)],
+        solver=Adam(1.0),
+        constraints=cons,
+        max_iter=300,
+        early_stop=False,
+    )
     assert torch.isfinite(res.x_cf).all() and res.found.all()
     assert (res.x_cf.abs() <= 3.0 + 1e-12).all()
     assert all(torch.isfinite(v).all() for v in res.losses.values())

@@ -406,13 +406,17 @@ def test_cpu_cuda_parity(cls, tabular, queries, skorch_logits):
     assert next(skorch_logits.module_.parameters()).device.type == "cpu"
 
 
-def test_ecco_goes_deeper_than_the_boundary_and_never_diverges(tabular, queries,
-                                                                skorch_logits):
+def test_ecco_goes_deeper_than_the_boundary_and_never_diverges(
+    tabular, queries, skorch_logits
+):
     X, _ = tabular
     wachter = make(WachterGenerator, skorch_logits).fit(X).explain(queries)
     ecco = make(ECCoGenerator, skorch_logits).fit(X).explain(queries)
-    p = lambda cf: skorch_logits.predict_proba(cf.X_cf)[np.arange(len(cf)),  # noqa: E731
-                                                       cf.y_cf_pred.astype(int)]
+
+    def p(cf):
+        proba = skorch_logits.predict_proba(cf.X_cf)
+        return proba[np.arange(len(cf)), cf.y_cf_pred.astype(int)]
+
     assert ecco.validity >= 0.95
     assert p(ecco)[ecco.valid].mean() > p(wachter)[wachter.valid].mean() + 0.1
     wild = make(ECCoGenerator, skorch_logits, lambda_energy=1e6, lr=1e3).fit(X)

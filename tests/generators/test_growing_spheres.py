@@ -13,7 +13,6 @@ from sklearn.datasets import make_classification
 from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skcf.exceptions import CounterfactualWarning
 from skcf.generators._growing_spheres import GrowingSpheresGenerator, _Space
@@ -104,7 +103,7 @@ def test_differentiable_float32_input(tabular, skorch_logits):
 def test_counterfactual_is_closest_enemy_of_a_layer(data, models):
     """Without sparsification, the distance is at most the outer radius reached."""
     X, _ = data
-    gen = make(models["logistic"], sparsify=False).fit(X)
+    gen = make(models["logistic"], feature_selection=False).fit(X)
     cf = gen.explain(X[:40])
     # shrinking never goes below eta / 2**30 and layers grow by eta (>= the final
     # halved eta): the distance is below (n_iter + 1) * eta_
@@ -125,8 +124,8 @@ def test_tau_is_reached(data, models):
 # ------------------------------------------------------------ sparsification
 def test_sparsify_reduces_l0(data, models):
     X, _ = data
-    dense = make(models["forest"], sparsify=False).fit(X).explain(X[:50])
-    sparse = make(models["forest"], sparsify=True).fit(X).explain(X[:50])
+    dense = make(models["forest"], feature_selection=False).fit(X).explain(X[:50])
+    sparse = make(models["forest"], feature_selection=True).fit(X).explain(X[:50])
     assert_array_equal(sparse.valid, dense.valid)  # resets never lose validity
     both = sparse.valid
     assert (sparse.l0[both] <= dense.l0[both]).all()
@@ -166,6 +165,22 @@ def test_actionability_constraints_hold(constrained):
     assert changed[:, 3].any() and changed[:, 4:].any()
     # a changed one-hot group always flips exactly one category (two columns)
     assert set(changed[:, 4:].sum(axis=1).tolist()) <= {0, 2}
+
+
+def test_group_with_an_immutable_column_is_frozen(constrained):
+    X, _, forest = constrained
+    queries = X[:20]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CounterfactualWarning)
+        cf = (
+            make(forest, categorical=[[4, 5, 6]], immutable=[4]).fit(X).explain(queries)
+        )
+        assert_array_equal(cf.X_cf[:, 4:], queries[:, 4:])
+        assert cf.validity >= 0.9
+        # nothing left to move: every row is flagged, none is searched
+        frozen = make(forest, categorical=[[4, 5, 6]], immutable=[0, 1, 2, 3, 4])
+        cf = frozen.fit(X).explain(queries)
+    assert not cf.valid.any() and (cf.n_iter == 0).all()
 
 
 def test_snap_matches_engine_constraints(constrained):
@@ -311,7 +326,7 @@ def test_default_eta(data, models):
         (dict(n_samples=0), "'n_samples' parameter"),
         (dict(eta=0.0), "'eta' parameter"),
         (dict(max_layers=0), "'max_layers' parameter"),
-        (dict(sparsify="yes"), "'sparsify' parameter"),
+        (dict(feature_selection="yes"), "'feature_selection' parameter"),
     ],
 )
 def test_invalid_parameters(params, match, data, models):
@@ -346,21 +361,6 @@ def test_verbose_output(data, models, capsys):
     assert "[GrowingSpheresGenerator] 5/5 valid" in capsys.readouterr().out
     make(models["forest"], verbose=2, batch_size=2).fit(X).explain(X[:5])
     assert "GrowingSpheresGenerator" in capsys.readouterr().err  # tqdm bar
-
-
-@parametrize_with_checks(
-    [
-        GrowingSpheresGenerator(
-            LogisticRegression(max_iter=200),
-            target="other",
-            n_samples=20,
-            max_layers=10,
-            random_state=0,
-        )
-    ]
-)
-def test_sklearn_compatible(estimator, check):
-    check(estimator)
 
 
 # ------------------------------------------------------------------ timing

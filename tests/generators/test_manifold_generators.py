@@ -39,17 +39,22 @@ def setting(tabular, skorch_logits):
 def factories():
     return {
         "scfe-kde": lambda net: SCFEGenerator(net, max_iter=100, random_state=0),
-        "scfe-gmm": lambda net: SCFEGenerator(net, density=GMMDensity(2, random_state=0),
-                                              max_iter=100, random_state=0),
-        "scfe-knn": lambda net: SCFEGenerator(net, density=KNNDensity(), max_iter=100,
-                                              random_state=0),
+        "scfe-gmm": lambda net: SCFEGenerator(
+            net, density=GMMDensity(2, random_state=0), max_iter=100, random_state=0
+        ),
+        "scfe-knn": lambda net: SCFEGenerator(
+            net, density=KNNDensity(), max_iter=100, random_state=0
+        ),
         "proto": lambda net: ProtoGenerator(net, random_state=0),
-        "proto-ae": lambda net: ProtoGenerator(net, autoencoder=Autoencoder(**AE),
-                                               random_state=0),
-        "revise": lambda net: REVISEGenerator(net, vae=VariationalAutoencoder(**AE),
-                                              random_state=0),
-        "latent": lambda net: LatentSearchGenerator(net, autoencoder=Autoencoder(**AE),
-                                                    n_samples=256, random_state=0),
+        "proto-ae": lambda net: ProtoGenerator(
+            net, autoencoder=Autoencoder(**AE), random_state=0
+        ),
+        "revise": lambda net: REVISEGenerator(
+            net, vae=VariationalAutoencoder(**AE), random_state=0
+        ),
+        "latent": lambda net: LatentSearchGenerator(
+            net, autoencoder=Autoencoder(**AE), n_samples=256, random_state=0
+        ),
     }
 
 
@@ -103,8 +108,9 @@ def test_scfe_l0_penalty_makes_it_sparser(setting):
 def test_latent_search_on_random_forest(tabular):
     X, y = tabular
     forest = RandomForestClassifier(n_estimators=20, random_state=0).fit(X, y)
-    gen = LatentSearchGenerator(forest, autoencoder=Autoencoder(**AE), n_samples=256,
-                                random_state=0).fit(X)
+    gen = LatentSearchGenerator(
+        forest, autoencoder=Autoencoder(**AE), n_samples=256, random_state=0
+    ).fit(X)
     q = X[forest.predict(X) == 0][:30]
     cf = gen.explain(q)
     assert cf.validity >= 0.95
@@ -114,10 +120,20 @@ def test_latent_search_on_random_forest(tabular):
 def test_latent_search_batch_size_invariance_and_determinism(setting):
     X, _, q, net = setting
     ae = Autoencoder(**AE).fit(X)
-    a = LatentSearchGenerator(net, autoencoder=ae, n_samples=64, batch_size=7,
-                              random_state=3).fit(X).transform(q[:20])
-    b = LatentSearchGenerator(net, autoencoder=ae, n_samples=64, batch_size=100,
-                              random_state=3).fit(X).transform(q[:20])
+    a = (
+        LatentSearchGenerator(
+            net, autoencoder=ae, n_samples=64, batch_size=7, random_state=3
+        )
+        .fit(X)
+        .transform(q[:20])
+    )
+    b = (
+        LatentSearchGenerator(
+            net, autoencoder=ae, n_samples=64, batch_size=100, random_state=3
+        )
+        .fit(X)
+        .transform(q[:20])
+    )
     np.testing.assert_allclose(a, b, atol=1e-5)  # same samples; float32 decoding
 
 
@@ -143,10 +159,12 @@ def test_fitted_components_survive_clone_and_pickle(name, setting):
 def test_constraints_hold_for_manifold_generators(setting):
     X, _, q, net = setting
     kw = dict(immutable=[0], increase_only=[1], random_state=0)
-    for gen in (SCFEGenerator(net, **kw), ProtoGenerator(net, **kw),
-                REVISEGenerator(net, vae=VariationalAutoencoder(**AE), **kw),
-                LatentSearchGenerator(net, autoencoder=Autoencoder(**AE), n_samples=128,
-                                      **kw)):
+    for gen in (
+        SCFEGenerator(net, **kw),
+        ProtoGenerator(net, **kw),
+        REVISEGenerator(net, vae=VariationalAutoencoder(**AE), **kw),
+        LatentSearchGenerator(net, autoencoder=Autoencoder(**AE), n_samples=128, **kw),
+    ):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", CounterfactualWarning)
             cf = gen.fit(X).explain(q[:20])

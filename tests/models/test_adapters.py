@@ -186,10 +186,17 @@ def test_skorch_binary_classifier(tabular):
 
     X, y = tabular
     torch.manual_seed(0)
-    net = NeuralNetBinaryClassifier(MLP, module__n_features=6, module__n_classes=1,
-                                    module__hidden=(8,), max_epochs=20, lr=0.05,
-                                    optimizer=torch.optim.Adam, train_split=None,
-                                    verbose=0).fit(X, y.astype(np.float32))
+    net = NeuralNetBinaryClassifier(
+        MLP,
+        module__n_features=6,
+        module__n_classes=1,
+        module__hidden=(8,),
+        max_epochs=20,
+        lr=0.05,
+        optimizer=torch.optim.Adam,
+        train_split=None,
+        verbose=0,
+    ).fit(X, y.astype(np.float32))
     model = as_differentiable(net)
     assert model.output == "binary_logit"
     assert_allclose(model.predict_proba(X), net.predict_proba(X), atol=1e-5)
@@ -206,10 +213,17 @@ def test_unfitted_skorch_net_with_string_labels(tabular):
 
     X, y = tabular
     labels = np.array(["bad", "good"])[y]
-    net = NeuralNetClassifier(MLP, module__n_features=6, module__hidden=(8,),
-                              criterion=torch.nn.CrossEntropyLoss, max_epochs=15,
-                              lr=0.05, optimizer=torch.optim.Adam, train_split=None,
-                              verbose=0)
+    net = NeuralNetClassifier(
+        MLP,
+        module__n_features=6,
+        module__hidden=(8,),
+        criterion=torch.nn.CrossEntropyLoss,
+        max_epochs=15,
+        lr=0.05,
+        optimizer=torch.optim.Adam,
+        train_split=None,
+        verbose=0,
+    )
     gen = ElasticNetGenerator(net, target="good", random_state=0).fit(X, labels)
     assert list(gen.classes_) == ["bad", "good"]
     q = X[gen.model_.predict(X) == 0][:10]
