@@ -129,7 +129,8 @@ class _Problem:
         self.lo, self.hi = cons.row_bounds(x0)
         self.grad_mask = cons.grad_mask() if param is None else 1.0
         self.snapping = cons.needs_snapping
-        self.groups = cons.packed_groups()
+        # one-hot groups index input columns: no meaning for a latent variable
+        self.groups = cons.packed_groups() if param is None else None
         # ℓ1 terms go to the solver (prox or orthant step) when it handles them,
         # to autograd (sub-gradient) otherwise.
         self.l1_terms = (

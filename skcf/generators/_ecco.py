@@ -39,7 +39,7 @@ class ECCoGenerator(BaseGenerator):
     lambda_cost : float, default=0.1
         Weight of the distance.
 
-    lambda_energy : float, default=0.5
+    lambda_energy : float, default=0.1
         Weight of the energy term.
 
     distance : {"l1", "l2"}, default="l1"
@@ -51,7 +51,7 @@ class ECCoGenerator(BaseGenerator):
     optimizer : {"sgd", "adam"}, default="adam"
         Seed 002 used SGD with learning rate 1 on standardised data.
 
-    lr : float, default=0.05
+    lr : float, default=0.1
         Learning rate.
 
     max_iter : int, default=100
@@ -125,11 +125,11 @@ class ECCoGenerator(BaseGenerator):
         *,
         target="opposite",
         lambda_cost=0.1,
-        lambda_energy=0.5,
+        lambda_energy=0.1,
         distance="l1",
         feature_weights=None,
         optimizer="adam",
-        lr=0.05,
+        lr=0.1,
         max_iter=100,
         patience=10,
         immutable=None,

@@ -172,3 +172,23 @@ def test_constraints_hold_for_manifold_generators(setting):
         assert (cf.delta[:, 1] >= 0).all(), type(gen).__name__
         assert (cf.violations == 0).all()
         assert (cf.l0 <= 5).all()  # the immutable column is exactly unchanged
+
+
+def test_revise_with_one_hot_groups():
+    """Regression: group preconditioning must not index the latent variable."""
+    rng = np.random.default_rng(0)
+    num = rng.normal(size=(300, 3))
+    cat = np.eye(4)[rng.integers(0, 4, 300)]
+    X = np.hstack([num, cat])
+    y = (num[:, 0] + cat @ np.array([-1.0, 0.0, 0.5, 1.5]) > 0).astype(int)
+    from sklearn.linear_model import LogisticRegression
+
+    clf = LogisticRegression().fit(X, y)
+    gen = REVISEGenerator(clf, vae=VariationalAutoencoder(**AE), categorical=[[3, 4, 5, 6]],
+                          random_state=0).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CounterfactualWarning)
+        cf = gen.explain(X[clf.predict(X) == 0][:20])
+    block = cf.X_cf[:, 3:]
+    assert np.isin(block, (0.0, 1.0)).all() and (block.sum(1) == 1).all()
+    assert cf.validity >= 0.9
