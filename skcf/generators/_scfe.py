@@ -59,10 +59,10 @@ class SCFEGenerator(BaseGenerator):
     lr : float, default=0.05
         APG step size.
 
-    max_iter : int, default=200
+    max_iter : int, default=100
         Iterations per search round.
 
-    n_search_steps : int, default=4
+    n_search_steps : int, default=3
         Rounds of the per-row search on the weight of ``L``.
 
     %(actionability)s
@@ -145,8 +145,8 @@ class SCFEGenerator(BaseGenerator):
         max_changes=None,
         loss="ce",
         lr=0.05,
-        max_iter=200,
-        n_search_steps=4,
+        max_iter=100,
+        n_search_steps=3,
         immutable=None,
         increase_only=None,
         decrease_only=None,
