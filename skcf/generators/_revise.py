@@ -53,13 +53,13 @@ class REVISEGenerator(BaseGenerator):
     loss : {"ce", "hinge"}, default="ce"
         Prediction loss.
 
-    lr : float, default=0.1
+    lr : float, default=0.2
         Adam learning rate (latent space).
 
-    max_iter : int, default=200
+    max_iter : int, default=100
         Iterations per search round.
 
-    n_search_steps : int, default=3
+    n_search_steps : int, default=2
         Rounds of the per-row search on ``c``.
 
     %(actionability)s
@@ -128,9 +128,9 @@ class REVISEGenerator(BaseGenerator):
         lam=0.5,
         distance="l1",
         loss="ce",
-        lr=0.1,
-        max_iter=200,
-        n_search_steps=3,
+        lr=0.2,
+        max_iter=100,
+        n_search_steps=2,
         immutable=None,
         increase_only=None,
         decrease_only=None,
