@@ -5,13 +5,12 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.mixture import GaussianMixture
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ..utils._sklearn_compat import Interval, StrOptions, _fit_context, validate_data
-from ._kde import _check_query, _rowwise
+from ._base import BaseDensity, _check_query, _rowwise
 
 
 def _log_det_cholesky(prec_chol, covariance_type, n_features):
@@ -26,7 +25,7 @@ def _log_det_cholesky(prec_chol, covariance_type, n_features):
     return n_features * np.log(prec_chol)
 
 
-class GMMDensity(DensityMixin, BaseEstimator):
+class GMMDensity(BaseDensity):
     """Gaussian mixture density with a differentiable torch log density.
 
     Fits a :class:`sklearn.mixture.GaussianMixture` (``gmm_``), the GMM
@@ -168,24 +167,6 @@ class GMMDensity(DensityMixin, BaseEstimator):
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float64, reset=False)
         return self.gmm_.score_samples(X)
-
-    def score(self, X, y=None):
-        """Total log density of ``X``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Query points.
-
-        y : None
-            Ignored; present for API consistency.
-
-        Returns
-        -------
-        log_likelihood : float
-            Sum of :meth:`score_samples` (``GaussianMixture.score`` is the mean).
-        """
-        return float(np.sum(self.score_samples(X)))
 
     def sample(self, n_samples=1, random_state=None):
         """Draw samples from the mixture.

@@ -7,54 +7,13 @@ import numpy as np
 import torch
 from scipy.spatial.distance import cdist
 from scipy.special import logsumexp
-from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.model_selection import GridSearchCV
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ..utils._sklearn_compat import Interval, StrOptions, _fit_context, validate_data
-
-# Largest number of (query, training point) pairs evaluated at once by the torch
-# closures of this package; larger batches are cut into row chunks.
-_MAX_PAIRS = 50_000_000
-
-
-def _check_query(x, n_features, device, dtype, owner):
-    """Validate a query tensor for a torch log-density closure and cast it."""
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(
-            f"The log density of {owner} expects a torch.Tensor of shape "
-            f"(n, {n_features}). Got {type(x).__name__} instead."
-        )
-    if x.ndim != 2 or x.shape[1] != n_features:
-        raise ValueError(
-            f"The log density of {owner} expects a tensor of shape "
-            f"(n, {n_features}). Got shape {tuple(x.shape)} instead."
-        )
-    return x.to(device=device, dtype=dtype)
-
-
-def _rowwise(fn, x, cost_per_row):
-    """Apply ``fn`` to row chunks of ``x`` so that no chunk exceeds ``_MAX_PAIRS``.
-
-    When gradients are tracked, each chunk is checkpointed (recomputed in the
-    backward pass) so that the memory bound also holds for ``backward``.
-    """
-    n = x.shape[0]
-    chunk = max(1, _MAX_PAIRS // max(1, int(cost_per_row)))
-    if n <= chunk:
-        return fn(x)
-    track = torch.is_grad_enabled() and x.requires_grad
-    parts = []
-    for start in range(0, n, chunk):
-        xb = x[start : start + chunk]
-        if track:
-            from torch.utils.checkpoint import checkpoint
-
-            parts.append(checkpoint(fn, xb, use_reentrant=False))
-        else:
-            parts.append(fn(xb))
-    return torch.cat(parts)
+from . import _base
+from ._base import BaseDensity, _check_query, _rowwise
 
 
 def _rule_of_thumb(rule, n_samples, n_features):
@@ -64,7 +23,7 @@ def _rule_of_thumb(rule, n_samples, n_features):
     return (n_samples * (n_features + 2) / 4) ** (-1 / (n_features + 4))
 
 
-class KDEDensity(DensityMixin, BaseEstimator):
+class KDEDensity(BaseDensity):
     """Gaussian kernel density estimate with a differentiable torch log density.
 
     ``q̂(x) = 1/n · Σ_i N(x; x_i, h² I)``, the KDE plausibility term of S-CFE
@@ -242,29 +201,11 @@ class KDEDensity(DensityMixin, BaseEstimator):
         h = self.bandwidth_
         const = -math.log(n_train) - 0.5 * n_features * math.log(2 * math.pi * h * h)
         out = np.empty(X.shape[0], dtype=np.float64)
-        step = max(1, _MAX_PAIRS // n_train)
+        step = max(1, _base._MAX_PAIRS // n_train)
         for start in range(0, X.shape[0], step):
             d2 = cdist(X[start : start + step], train, "sqeuclidean")
             out[start : start + step] = logsumexp(-0.5 / (h * h) * d2, axis=1)
         return out + const
-
-    def score(self, X, y=None):
-        """Total log density of ``X``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Query points.
-
-        y : None
-            Ignored; present for API consistency.
-
-        Returns
-        -------
-        log_likelihood : float
-            Sum of :meth:`score_samples`.
-        """
-        return float(np.sum(self.score_samples(X)))
 
     def sample(self, n_samples=1, random_state=None):
         """Draw samples: a random training point plus ``N(0, bandwidth_² I)`` noise.

@@ -5,21 +5,20 @@ from numbers import Integral
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ..exceptions import SkcfWarning
 from ..utils._sklearn_compat import Interval, StrOptions, _fit_context, validate_data
-from ._kde import _check_query, _rowwise
+from ._base import BaseDensity, _check_query, _rowwise
 
 # Standard deviation of the noise added by ``sample``, relative to each
 # feature's standard deviation in the training data.
 _SAMPLE_NOISE = 0.1
 
 
-class KNNDensity(DensityMixin, BaseEstimator):
+class KNNDensity(BaseDensity):
     """k-nearest-neighbour distance as an unnormalised log-density surrogate.
 
     ``score(x) = -mean_{j ≤ k} ‖x - x_(j)‖₂`` over the ``k = n_neighbors``
@@ -158,24 +157,6 @@ class KNNDensity(DensityMixin, BaseEstimator):
         if self.aggregate == "mean":
             return -dist.mean(axis=1)
         return -dist[:, -1]
-
-    def score(self, X, y=None):
-        """Sum of :meth:`score_samples` over ``X``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Query points.
-
-        y : None
-            Ignored; present for API consistency.
-
-        Returns
-        -------
-        score : float
-            Sum of the per-row surrogate scores.
-        """
-        return float(np.sum(self.score_samples(X)))
 
     def sample(self, n_samples=1, random_state=None):
         """Draw training points uniformly and add small Gaussian noise.

@@ -147,8 +147,8 @@ class LatentSearchGenerator(BaseGenerator):
     def _generate(self, X, y0, tgt, untargeted):
         device = next(self.autoencoder_.module_.parameters()).device
         like = torch.zeros(1, device=device)
-        encode, _ = _torch_autoencoder(self.autoencoder_, like)
-        decode = encode.__self__.decode
+        module = _torch_autoencoder(self.autoencoder_, like)
+        encode, decode = module.encode, module.decode
         cons = self._engine_constraints(device, torch.float32)
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         n, m = len(X), self.n_samples

@@ -210,10 +210,15 @@ class ProtoGenerator(BaseGenerator):
         )
 
     def _engine_config(self, scale):
-        encode, autoencode = _torch_autoencoder(self.autoencoder_, scale)
+        module = _torch_autoencoder(self.autoencoder_, scale)
+        encode = None if module is None else module.encode
+
+        def autoencode(x):
+            return module.decode(module.encode(x))
+
         l2, l1 = L2Distance(1.0), L1Distance(self.beta)
         terms = [HingeLoss(confidence=self.confidence), l2, l1]
-        if autoencode is not None and self.gamma > 0:
+        if module is not None and self.gamma > 0:
             terms.append(ReconstructionTerm(autoencode, self.gamma))
         if self.theta > 0:
             terms.append(PrototypeTerm(encode, self.theta))
@@ -255,16 +260,13 @@ def _fit_autoencoder(gen, X, attr="autoencoder", variational=False):
 
 
 def _torch_autoencoder(ae, like):
-    """Differentiable ``encode`` and ``x -> decode(encode(x))`` on ``like``'s device."""
+    """The fitted autoencoder's torch module (``encode``/``decode``) on ``like``'s
+    device and dtype, in eval mode; None without an autoencoder."""
     if ae is None:
-        return None, None
+        return None
     module = ae.module_
     param = next(module.parameters())
     if param.device != like.device or param.dtype != like.dtype or module.training:
         # a private copy: never move or flip the fitted autoencoder in place
         module = copy.deepcopy(module).to(device=like.device, dtype=like.dtype).eval()
-
-    def autoencode(x):
-        return module.decode(module.encode(x))
-
-    return module.encode, autoencode
+    return module

@@ -168,8 +168,7 @@ class REVISEGenerator(BaseGenerator):
         self.autoencoder_ = _fit_autoencoder(self, X, attr="vae", variational=True)
 
     def _engine_config(self, scale):
-        encode, _ = _torch_autoencoder(self.autoencoder_, scale)
-        module = encode.__self__
+        module = _torch_autoencoder(self.autoencoder_, scale)
         dist = (L1Distance if self.distance == "l1" else L2Distance)(self.lam)
 
         def cost(ctx):  # the closest valid point to the factual

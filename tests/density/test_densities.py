@@ -12,7 +12,7 @@ from sklearn.neighbors import KernelDensity
 from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-import skcf.density._kde as kde_module
+import skcf.density._base as density_base
 from skcf.density import ClassConditionalDensity, GMMDensity, KDEDensity, KNNDensity
 from skcf.exceptions import NotDifferentiableError, SkcfWarning
 
@@ -195,7 +195,7 @@ def test_chunked_evaluation_matches(density, blobs, monkeypatch):
     x_full = Q.clone().requires_grad_(True)
     full = log_q(x_full)
     (g_full,) = torch.autograd.grad(full.sum(), x_full)
-    monkeypatch.setattr(kde_module, "_MAX_PAIRS", 7 * X.shape[0])
+    monkeypatch.setattr(density_base, "_MAX_PAIRS", 7 * X.shape[0])
     x_chunk = Q.clone().requires_grad_(True)
     chunked = log_q(x_chunk)
     (g_chunk,) = torch.autograd.grad(chunked.sum(), x_chunk)

@@ -158,7 +158,7 @@ def test_no_nan_or_inf_leaves_the_engine(linear_problem, solver):
         early_stop=False,
     )
     assert torch.isfinite(res.x_cf).all()
-    assert all(torch.isfinite(v).all() or True for v in res.losses.values())
+    assert torch.isfinite(res.n_iter).all() and (res.n_iter == 30).all()
 
 
 def test_constraints_hold_at_every_step(linear_problem):
@@ -447,10 +447,14 @@ def test_latent_parametrisation_decodes_and_projects(linear_problem):
     )
     assert res.found.all()
     assert (res.x_cf[:, 2] == x0[:, 2]).all()  # immutable reset after decoding
-    z = torch.linalg.lstsq(A, res.x_cf.T).solution.T
-    on_decoder = (z @ A.T)[:, [0, 1, 3, 4]]
-    assert torch.isfinite(res.x_cf).all()
-    assert on_decoder.shape == (len(x0), 4)
+    # the mutable columns lie in the decoder's range: 4 equations, 3 unknowns
+    free = [0, 1, 3, 4]
+    z = torch.linalg.lstsq(A[free], res.x_cf[:, free].T).solution
+    residual = (A[free] @ z).T - res.x_cf[:, free]
+    assert residual.abs().max() < 1e-8
+    # while the factuals themselves do not (so the check can fail)
+    z0 = torch.linalg.lstsq(A[free], x0[:, free].T).solution
+    assert ((A[free] @ z0).T - x0[:, free]).abs().max() > 1e-3
 
 
 def test_energy_term_stays_finite_in_a_box(linear_problem):
