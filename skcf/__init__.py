@@ -11,11 +11,14 @@ __version__ = "0.1.0.dev0"
 _SUBMODULES = [
     "base",
     "datasets",
+    "evaluation",
     "exceptions",
     "generators",
     "metrics",
     "models",
     "plotting",
+    "sampling",
+    "training",
     "utils",
 ]
 
