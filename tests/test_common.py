@@ -4,6 +4,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skcf.density import Autoencoder, VariationalAutoencoder
+from skcf.generators import ElasticNetGenerator
 from skcf.utils import all_estimators
 
 # Fast settings for the checks (imblearn's INIT_PARAMS idea). The checks fit on
@@ -43,6 +44,15 @@ EXPECTED_FAILED = {
 
 def _instances():
     for name, cls in all_estimators():
+        if name == "StableNeighborSearch":  # a meta-generator: wraps a generator
+            inner = ElasticNetGenerator(
+                LogisticRegression(max_iter=200),
+                target="other",
+                random_state=0,
+                **INIT_PARAMS["ElasticNetGenerator"],
+            )
+            yield cls(inner, radius=0.5, steps=5, random_state=0)
+            continue
         params = {"target": "other", "random_state": 0, **INIT_PARAMS.get(name, {})}
         yield cls(LogisticRegression(max_iter=200), **params)
 

@@ -19,6 +19,7 @@ from ._terms import (
     L2Distance,
     PrototypeTerm,
     ReconstructionTerm,
+    StabilityTerm,
     Term,
     TermContext,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "RadiusSearch",
     "SGD",
     "SearchResult",
+    "StabilityTerm",
     "Solver",
     "Term",
     "TermContext",

@@ -248,3 +248,60 @@ class EnergyTerm(Term):
 
     def value(self, ctx: TermContext) -> Tensor:
         return -_gather(ctx.logits, _class_for_density(ctx))
+
+
+class StabilityTerm(Term):
+    """Negative stability integral of Stable Neighbor Search (seed 001, Def. 5).
+
+    ``-∫₀¹ p_t(b + s·(x - b)) ds`` approximated by the mean over the grid
+    ``s = 1/G, 2/G, ..., 1`` (right Riemann sum, so the point itself is on the
+    grid), where ``p_t`` is the target-class probability (the sigmoid output for
+    a binary model) and ``b`` the baseline (the zero vector in the paper, whose
+    path is ``s·x``). The ``G`` points of every row go through the model in one
+    forward pass of ``n·G`` rows.
+
+    Parameters
+    ----------
+    model : callable
+        Differentiable ``x -> logits``.
+    weight : float
+    n_grid : int
+        Number of grid points ``G``.
+    baseline : Tensor of shape (d,), optional
+        Start of the path (zeros when None).
+    """
+
+    is_prediction = True
+
+    def __init__(
+        self,
+        model,
+        weight: float = 1.0,
+        n_grid: int = 10,
+        baseline: Tensor | None = None,
+    ) -> None:
+        super().__init__(weight)
+        if int(n_grid) < 1:
+            raise ValueError(f"n_grid must be >= 1, got {n_grid!r}")
+        self.model = model
+        self.n_grid = int(n_grid)
+        self.baseline = baseline
+
+    def integral(self, x: Tensor, cls: Tensor) -> Tensor:
+        """Mean target probability over the path to ``x``, shape ``(n,)``."""
+        n, d = x.shape
+        g = self.n_grid
+        s = torch.arange(1, g + 1, dtype=x.dtype, device=x.device) / g
+        b = (
+            torch.zeros(d, dtype=x.dtype, device=x.device)
+            if self.baseline is None
+            else self.baseline.to(device=x.device, dtype=x.dtype)
+        )
+        path = b + s.view(1, g, 1) * (x - b).unsqueeze(1)  # (n, g, d)
+        logits = self.model(path.reshape(n * g, d))
+        log_p = torch.log_softmax(logits, dim=1).view(n, g, -1)
+        idx = cls.view(n, 1, 1).expand(n, g, 1)
+        return log_p.gather(2, idx).squeeze(2).exp().mean(dim=1)
+
+    def value(self, ctx: TermContext) -> Tensor:
+        return -self.integral(ctx.x, _class_for_density(ctx))

@@ -9,6 +9,7 @@ from ._pgd import PGDGenerator
 from ._proto import ProtoGenerator
 from ._revise import REVISEGenerator
 from ._scfe import SCFEGenerator
+from ._sns import StableNeighborSearch
 from ._wachter import WachterGenerator
 
 __all__ = [
@@ -21,5 +22,6 @@ __all__ = [
     "ProtoGenerator",
     "REVISEGenerator",
     "SCFEGenerator",
+    "StableNeighborSearch",
     "WachterGenerator",
 ]
