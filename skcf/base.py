@@ -571,35 +571,73 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         model = self.model_
         device, dtype = model.device, model.dtype
         x0 = torch.tensor(X, device=device, dtype=dtype)  # a copy: X may be read-only
-        scale = torch.as_tensor(self.scale_, device=device, dtype=dtype)
         tgt, untargeted, extra = self._prepare(X, y0, tgt, untargeted, device, dtype)
-        config = self._engine_config(scale)
-        if extra:
-            config = {**config, "extra": extra}
         progress = None
         if self.verbose >= 2:
             from tqdm.auto import tqdm
 
             progress = lambda it: tqdm(it, desc=type(self).__name__)  # noqa: E731
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        res = solve(
+        res = self._search(
             model,
             x0,
             torch.as_tensor(tgt, device=device),
-            constraints=self._engine_constraints(device, dtype),
             untargeted=torch.as_tensor(untargeted, device=device),
             y0=torch.as_tensor(y0, device=device),
-            tau=self.tau,
-            batch_size=self.batch_size,
+            extra=extra,
             seed=int(seed),
             progress=progress,
-            **config,
         )
         # keep untouched features bit-identical to the input
         delta = (res.x_cf - x0).detach().cpu().numpy().astype(np.float64)
         X_cf = (X.astype(np.float64) + delta).astype(X.dtype)
         X_cf[~res.found.cpu().numpy()] = X[~res.found.cpu().numpy()]
         return X_cf, res.n_iter.cpu().numpy()
+
+    def _search(
+        self,
+        model,
+        x0,
+        target,
+        *,
+        untargeted=None,
+        y0=None,
+        extra=None,
+        seed=None,
+        progress=None,
+        max_iter=None,
+        keep_last=False,
+        within_linf=None,
+    ):
+        """This generator's engine run on tensors, against any ``model``.
+
+        ``model`` maps ``(n, d)`` tensors to logits; it may differ from
+        ``model_`` (counterfactual and adversarial training run the fitted
+        generator's configuration against a network that changes every batch).
+        Returns the engine's :class:`~skcf._engine.SearchResult`.
+        """
+        device, dtype = x0.device, x0.dtype
+        scale = torch.as_tensor(self.scale_, device=device, dtype=dtype)
+        config = self._engine_config(scale)
+        if extra:
+            config = {**config, "extra": extra}
+        if max_iter is not None:
+            config = {**config, "max_iter": int(max_iter)}
+        return solve(
+            model,
+            x0,
+            target,
+            constraints=self._engine_constraints(device, dtype),
+            untargeted=untargeted,
+            y0=y0,
+            tau=self.tau,
+            batch_size=self.batch_size,
+            seed=seed,
+            progress=progress,
+            keep_last=keep_last,
+            within_linf=within_linf,
+            **config,
+        )
 
     def _violations(self, X, X_cf):
         if not len(X):

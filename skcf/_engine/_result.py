@@ -26,6 +26,8 @@ class SearchResult:
         Final prediction-loss weight ``c`` (binary search) or radius (radius search).
     losses : dict of str to Tensor
         Value of each term at ``x_cf``, per row.
+    x_within : Tensor of shape (n, d) or None
+        Last iterate inside the ``within_linf`` ball (only when requested).
     """
 
     x_cf: Tensor
@@ -34,6 +36,7 @@ class SearchResult:
     cost: Tensor
     weight: Tensor
     losses: dict = field(default_factory=dict)
+    x_within: Tensor | None = None
 
     @classmethod
     def concat(cls, parts: list[SearchResult]) -> SearchResult:
@@ -45,4 +48,7 @@ class SearchResult:
             torch.cat([p.cost for p in parts]),
             torch.cat([p.weight for p in parts]),
             {k: torch.cat([p.losses[k] for p in parts]) for k in keys},
+            None
+            if parts[0].x_within is None
+            else torch.cat([p.x_within for p in parts if p.x_within is not None]),
         )

@@ -111,8 +111,12 @@ class _Problem:
         cost_fn,
         extra,
         param=None,
+        keep_last=False,
+        within_linf=None,
     ):
         self.model = model
+        self.keep_last = keep_last
+        self.within_linf = within_linf
         self.param = param
         self.x0 = x0
         self.target = target
@@ -156,6 +160,8 @@ class _Problem:
             (n,), float("inf"), dtype=x0.dtype, device=x0.device
         )
         self.found = torch.zeros(n, dtype=torch.bool, device=x0.device)
+        self.last_x = x0.clone() if keep_last else None
+        self.within_x = x0.clone() if within_linf is not None else None
         self.n_iter = torch.zeros(n, dtype=torch.long, device=x0.device)
 
     def loss_and_grad(self, view: _View, q: Tensor, c: Tensor):
@@ -193,6 +199,11 @@ class _Problem:
         )
         cost = self.cost_fn(view.ctx(cand, logits))
         r = view.rows
+        if self.last_x is not None:
+            self.last_x[r] = cand
+        if self.within_x is not None:
+            inside = (cand - view.x0).abs().amax(dim=1) < self.within_linf
+            self.within_x[r] = torch.where(inside[:, None], cand, self.within_x[r])
         better = ok & (cost < self.best_cost[r])  # no host sync: masked writes
         self.best_x[r] = torch.where(better[:, None], cand, self.best_x[r])
         self.best_cost[r] = torch.where(better, cost, self.best_cost[r])
@@ -285,6 +296,8 @@ def solve(
     seed: int | None = None,
     progress: Callable | None = None,
     param=None,
+    keep_last: bool = False,
+    within_linf: float | None = None,
 ) -> SearchResult:
     """Minimise ``c·prediction terms + other terms`` per row under constraints.
 
@@ -334,6 +347,14 @@ def solve(
         then projected onto the constraints (e.g. a VAE latent space, REVISE).
         Terms and validity are evaluated on the projected decoded point; distance
         terms still compare with ``x0``.
+    keep_last : bool
+        Rows without a valid candidate return their last iterate instead of
+        ``x0`` (``found`` stays False): the "nascent" counterfactual of
+        counterfactual training and the PGD point of adversarial training.
+    within_linf : float, optional
+        Also return, as ``SearchResult.x_within``, each row's last iterate whose
+        perturbation satisfies ``‖x - x0‖∞ < within_linf`` (``x0`` if none):
+        the adversarial example of counterfactual training (seed 002, Eq. 3).
 
     Returns
     -------
@@ -394,6 +415,8 @@ def solve(
             cost_fn,
             ex,
             param,
+            keep_last,
+            within_linf,
         )
         parts.append(_run_search(prob, search, None if noise is None else noise[sl]))
     return SearchResult.concat(parts)
@@ -436,6 +459,15 @@ def _run_search(prob: _Problem, search, noise: Tensor | None) -> SearchResult:
         losses = {
             f"{i}:{type(t).__name__}": t(ctx) for i, t in enumerate(prob.all_terms)
         }
+    x_out = prob.best_x
+    if prob.last_x is not None:
+        x_out = torch.where(prob.found[:, None], prob.best_x, prob.last_x)
     return SearchResult(
-        prob.best_x, prob.found, prob.n_iter, prob.best_cost, weight, losses
+        x_out,
+        prob.found,
+        prob.n_iter,
+        prob.best_cost,
+        weight,
+        losses,
+        prob.within_x,
     )

@@ -23,6 +23,7 @@ from ._plausibility import (
     sphere_manifold_distance,
     ynn_score,
 )
+from ._robustness import susceptibility
 from ._scorer import make_cf_scorer
 from ._timing import time_per_counterfactual
 from ._validity import redundancy, validity_score
@@ -42,6 +43,7 @@ __all__ = [
     "redundancy",
     "sparsity",
     "sphere_manifold_distance",
+    "susceptibility",
     "time_per_counterfactual",
     "validity_score",
     "ynn_score",

@@ -1,0 +1,10 @@
+"""Training nets that use counterfactuals and adversarial examples.
+
+Both are skorch ``NeuralNetClassifier`` subclasses, usable wherever a skorch
+net is (``GridSearchCV``, ``Pipeline``, pickling), whose extra training inputs
+come from skcf's one engine.
+"""
+
+from ._adversarial import AdversarialTrainingClassifier
+
+__all__ = ["AdversarialTrainingClassifier"]

@@ -1,0 +1,358 @@
+"""Shared machinery of the skcf training nets (skorch ``NeuralNetClassifier``s).
+
+A training net holds an skcf gradient generator, fitted once on the training
+data (bounds, feature scales, actionability) in ``fit``. Every batch, the
+generator's engine configuration runs against the *current* module, in eval
+mode and with its parameters frozen, through ``BaseGenerator._search``; the net
+then trains on what it returns. The training loop itself is skorch's.
+"""
+
+from __future__ import annotations
+
+import inspect
+from contextlib import contextmanager
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import clone
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_consistent_length, column_or_1d
+from skorch import NeuralNetClassifier
+from skorch.dataset import unpack_data
+
+from ..models import DifferentiableModel
+from ..utils._sklearn_compat import Interval, StrOptions, validate_data
+
+_ACTIONABILITY = (
+    "immutable",
+    "increase_only",
+    "decrease_only",
+    "bounds",
+    "categorical",
+    "integer",
+)
+
+
+def _check_interval(name, value, low, high=None, *, closed="left", integer=False):
+    types = (Integral,) if integer else (Real,)
+    kind = Integral if integer else Real
+    ok = isinstance(value, types) and not isinstance(value, bool)
+    if ok:
+        ok = Interval(kind, low, high, closed=closed).is_satisfied_by(value)
+    if not ok:
+        lo = "[" if closed in ("left", "both") else "("
+        hi = "]" if closed in ("right", "both") else ")"
+        rng = f"{lo}{low}, {'inf' if high is None else high}{hi}"
+        raise ValueError(
+            f"The '{name}' parameter must be {'an int' if integer else 'a float'} "
+            f"in the range {rng}; got {value!r}."
+        )
+
+
+def _check_option(name, value, options):
+    if not StrOptions(set(options)).is_satisfied_by(value):
+        raise ValueError(
+            f"The '{name}' parameter must be one of {sorted(options)}; got {value!r}."
+        )
+
+
+class BaseTrainingClassifier(NeuralNetClassifier):
+    """Base class of the skcf training nets (not for direct use).
+
+    Adds to skorch's ``NeuralNetClassifier``: sklearn-style input validation
+    (float arrays or DataFrames, any hashable class labels), actionability
+    parameters shared with the generators, a fitted inner generator
+    (``generator_``), gradient-norm clipping and a finite-loss guard.
+    Subclasses implement ``_build_generator()`` and ``_train_loss(Xi, yi)``.
+    """
+
+    def __init__(
+        self,
+        module,
+        *args,
+        criterion=torch.nn.CrossEntropyLoss,
+        immutable=None,
+        increase_only=None,
+        decrease_only=None,
+        bounds="infer",
+        categorical=None,
+        integer=None,
+        max_grad_norm=None,
+        random_state=None,
+        **kwargs,
+    ):
+        super().__init__(module, *args, criterion=criterion, **kwargs)
+        self.immutable = immutable
+        self.increase_only = increase_only
+        self.decrease_only = decrease_only
+        self.bounds = bounds
+        self.categorical = categorical
+        self.integer = integer
+        self.max_grad_norm = max_grad_norm
+        self.random_state = random_state
+
+    # ------------------------------------------------------------- data
+    def _validate_X(self, X, reset):
+        if isinstance(X, torch.Tensor):
+            X = X.detach().cpu().numpy()
+        X = validate_data(self, X, reset=reset, dtype=[np.float32, np.float64])
+        return np.ascontiguousarray(X, dtype=np.float32)
+
+    def _check_params(self):
+        if self.max_grad_norm is not None:
+            _check_interval("max_grad_norm", self.max_grad_norm, 0, closed="neither")
+
+    def fit(self, X, y=None, **fit_params):
+        """Initialise the module (unless ``warm_start``) and train it.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training rows (numeric; a DataFrame's column names may be used in
+            the actionability parameters).
+        y : array-like of shape (n_samples,)
+            Class labels (any hashable values).
+        **fit_params : dict
+            Passed to skorch's ``partial_fit``.
+
+        Returns
+        -------
+        self : object
+            The fitted net.
+        """
+        if not self.warm_start or not self.initialized_:
+            for attr in ("label_encoder_", "generator_", "rng_", "class_prior_"):
+                self.__dict__.pop(attr, None)
+            self.initialized_ = False
+        return self.partial_fit(X, y, **fit_params)
+
+    def partial_fit(self, X, y=None, classes=None, **fit_params):
+        """Train for ``max_epochs`` more epochs (fits the generator first if needed).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training rows.
+        y : array-like of shape (n_samples,)
+            Class labels.
+        classes : array-like, default=None
+            All class labels, if ``y`` of the first call may miss some.
+        **fit_params : dict
+            Passed to skorch's ``partial_fit``.
+
+        Returns
+        -------
+        self : object
+            The fitted net.
+        """
+        self._check_params()
+        first = not hasattr(self, "generator_")
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y "
+                "is None."
+            )
+        X = self._validate_X(X, reset=first)
+        y = column_or_1d(y, warn=True)
+        check_consistent_length(X, y)
+        check_classification_targets(y)
+        if first and X.shape[0] < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs at least 2 samples to train; got "
+                f"n_samples={X.shape[0]}."
+            )
+        if not hasattr(self, "label_encoder_"):
+            labels = y if classes is None else np.concatenate([np.asarray(classes), y])
+            self.label_encoder_ = LabelEncoder().fit(labels)
+            if len(self.label_encoder_.classes_) < 2:
+                raise ValueError(
+                    "The training data needs at least 2 classes; got "
+                    f"{self.label_encoder_.classes_.tolist()}."
+                )
+        y_enc = self.label_encoder_.transform(y).astype(np.int64)
+        if first:
+            self.rng_ = check_random_state(self.random_state)
+        with self._seeded():
+            if not self.initialized_:
+                self.initialize()
+            if first:
+                self._fit_generator(X, y_enc)
+            return super().partial_fit(X, y_enc, **fit_params)
+
+    @contextmanager
+    def _seeded(self):
+        """Seed torch's global generator from ``random_state`` inside a fork.
+
+        Module initialisation and skorch's batch shuffling draw from torch's
+        global generator; forking it keeps the caller's state untouched while
+        making training deterministic under ``random_state``.
+        """
+        if self.random_state is None:
+            yield
+            return
+        devices = [torch.device(self.device)] if "cuda" in str(self.device) else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(self._seed())
+            yield
+
+    def initialize_module(self):
+        """Instantiate the module, filling ``n_features`` / ``n_classes`` from data.
+
+        When ``module`` is a class whose ``__init__`` takes ``n_features`` or
+        ``n_classes`` (as :class:`~skcf.models.MLP` does) and no
+        ``module__n_features`` / ``module__n_classes`` is given, the widths seen
+        in ``fit`` are used.
+        """
+        kwargs = self.get_params_for("module")
+        if isinstance(self.module, type):
+            names = inspect.signature(self.module).parameters
+            enc = self.__dict__.get("label_encoder_")
+            if "n_features" in names and hasattr(self, "n_features_in_"):
+                kwargs.setdefault("n_features", int(self.n_features_in_))
+            if "n_classes" in names and enc is not None:
+                kwargs.setdefault("n_classes", len(enc.classes_))
+        self.module_ = self.initialized_instance(self.module, kwargs)
+        return self
+
+    def _fit_generator(self, X, y_enc):
+        self.class_prior_ = np.bincount(
+            y_enc, minlength=len(self.label_encoder_.classes_)
+        ) / len(y_enc)
+        with torch.no_grad():  # materialise lazy modules before freezing
+            self.module_.eval()
+            self.module_(torch.as_tensor(X[:1], device=self.device))
+        names = getattr(self, "feature_names_in_", None)
+        if names is not None:  # column names in the actionability parameters
+            import pandas as pd
+
+            X = pd.DataFrame(X, columns=names)
+        with self._frozen():
+            self.generator_ = self._build_generator().fit(X)
+
+    @property
+    def classes_(self):
+        """Class labels, in the order of the module's outputs."""
+        enc = self.__dict__.get("label_encoder_")
+        if enc is not None:
+            return enc.classes_
+        return super().classes_
+
+    def predict_proba(self, X):
+        """Class probabilities.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows to classify.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
+        self.check_is_fitted()
+        if hasattr(self, "label_encoder_"):
+            X = self._validate_X(X, reset=False)
+        return super().predict_proba(X)
+
+    def predict(self, X):
+        """Predicted class labels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows to classify.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+        """
+        idx = self.predict_proba(X).argmax(axis=1)
+        return np.asarray(self.classes_)[idx]
+
+    # ------------------------------------------------------ engine access
+    def _engine_model(self):
+        """The live module as a differentiable model (logits in input units)."""
+        out = "proba" if isinstance(self.criterion_, torch.nn.NLLLoss) else "logits"
+        return DifferentiableModel(self.module_, output=out, device=self.device)
+
+    def _logits(self, y_pred):
+        if isinstance(y_pred, tuple):
+            y_pred = y_pred[0]
+        if isinstance(self.criterion_, torch.nn.NLLLoss):
+            return torch.log(y_pred.clamp_min(1e-12))
+        return y_pred
+
+    @contextmanager
+    def _frozen(self):
+        """Module in eval mode with parameters frozen (no ``.grad`` is touched)."""
+        was_training = self.module_.training
+        flags = [p.requires_grad for p in self.module_.parameters()]
+        self.module_.eval()
+        for p in self.module_.parameters():
+            p.requires_grad_(False)
+        try:
+            yield
+        finally:
+            for p, f in zip(self.module_.parameters(), flags, strict=True):
+                p.requires_grad_(f)
+            self.module_.train(was_training)
+
+    def _actionability_params(self):
+        return {k: getattr(self, k) for k in _ACTIONABILITY}
+
+    def _seed(self):
+        return int(self.rng_.randint(np.iinfo(np.int32).max))
+
+    # ------------------------------------------------------------- train
+    def train_step_single(self, batch, **fit_params):
+        """One batch: build the extra inputs with the engine, then backward.
+
+        Parameters
+        ----------
+        batch : tuple
+            ``(X, y)`` from the data loader.
+        **fit_params : dict
+            Passed to the module's ``forward``.
+
+        Returns
+        -------
+        step : dict
+            ``{"loss": loss, "y_pred": y_pred}`` as in skorch.
+        """
+        self._set_training(True)
+        Xi, yi = unpack_data(batch)
+        Xi = torch.as_tensor(Xi, device=self.device)
+        yi = torch.as_tensor(yi, device=self.device)
+        loss, y_pred = self._train_loss(Xi, yi, **fit_params)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"{type(self).__name__}: the training loss became {loss.item()} "
+                f"at epoch {len(self.history)}; lower lr, set max_grad_norm, or "
+                "lower the auxiliary loss weights (lambda_div / lambda_adv) or "
+                "raise lambda_energy_reg."
+            )
+        loss.backward()
+        if self.max_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_(
+                self.module_.parameters(), float(self.max_grad_norm)
+            )
+        return {"loss": loss, "y_pred": y_pred}
+
+    def _build_generator(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _train_loss(self, Xi, yi, **fit_params):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        tags.non_deterministic = self.random_state is None
+        return tags
+
+    def _clone_generator(self, gen, **params):
+        gen = clone(gen)
+        return gen.set_params(**params)
