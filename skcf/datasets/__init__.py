@@ -10,6 +10,7 @@ actionability metadata alongside the data.
 from ._loaders import (
     load_adult,
     load_ctg,
+    load_fashion_mnist_tshirt_trouser,
     load_german_credit,
     load_heloc,
     load_taiwan_credit,
@@ -24,6 +25,7 @@ from ._synthetic import (
 __all__ = [
     "load_adult",
     "load_ctg",
+    "load_fashion_mnist_tshirt_trouser",
     "load_german_credit",
     "load_heloc",
     "load_taiwan_credit",

@@ -26,6 +26,7 @@ from ..utils._sklearn_compat import StrOptions, validate_params
 __all__ = [
     "load_adult",
     "load_ctg",
+    "load_fashion_mnist_tshirt_trouser",
     "load_german_credit",
     "load_heloc",
     "load_taiwan_credit",
@@ -62,6 +63,11 @@ _FILES = {
     },
     "ctg": {
         "ctg.csv": "328e7c0bdae051d6a0c23085e254f25d161638192fbcab52715dca74f658c3d8",
+    },
+    "fashion_mnist_tshirt_trouser": {
+        "fmnist_t10k_tshirt_trouser.csv.gz": (
+            "714828ed6b32596b03edef955a6a4c88310e0fee0cb51327d6ca34a42012b40f"
+        ),
     },
 }
 
@@ -1297,4 +1303,156 @@ def load_ctg(
         return_X_y=return_X_y,
         as_frame=as_frame,
         standardize=standardize,
+    )
+
+
+# --------------------------------------------------------------------------
+# Fashion-MNIST T-shirt/top vs Trouser
+# --------------------------------------------------------------------------
+
+_FASHION_DESCR = """\
+Fashion-MNIST subset: T-shirt/top (0) vs Trouser (1)
+----------------------------------------------------
+
+1,365 grey-scale 28x28 images (688 T-shirts/tops, 677 trousers): every image
+of these two classes among the first 6,978 images of the official
+Fashion-MNIST test set (t10k). The two-class task of seed 003 (Hardy et al.,
+section 3.1). Pixels are scaled to [0, 1] (raw intensity / 255), so seed 003's
+attack radii 8/255 and 16/255 apply as written. No feature is immutable,
+one-directional or categorical; every pixel lies in [0, 1].
+
+Source: Zalando Research, Fashion-MNIST (Xiao, Rasul, Vollgraf 2017); the
+images come from a partial copy of t10k-images-idx3-ubyte.gz, the labels from
+zalandoresearch/fashion-mnist (see shared/data/fashion_mnist_tshirt_trouser/
+README.md). License: MIT.
+"""
+
+
+@validate_params(
+    {
+        "data_home": [str, os.PathLike, None],
+        "return_X_y": ["boolean"],
+        "as_frame": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def load_fashion_mnist_tshirt_trouser(
+    *, data_home=None, return_X_y=False, as_frame=False
+):
+    """Load the Fashion-MNIST T-shirt/top vs Trouser subset (seed 003).
+
+    1,365 images of 28x28 pixels flattened to 784 features in [0, 1];
+    label 0 = T-shirt/top (688 rows), 1 = Trouser (677 rows).
+
+    The file ``fmnist_t10k_tshirt_trouser.csv.gz`` is looked up in
+    ``data_home`` (either the file itself or a ``fashion_mnist_tshirt_trouser/``
+    sub-folder holding it), then in the folder named by the ``SKCF_DATA_HOME``
+    environment variable (same layout). Its sha256 is checked before parsing.
+
+    Parameters
+    ----------
+    data_home : str or path-like, default=None
+        Folder holding the file or a ``fashion_mnist_tshirt_trouser/`` folder
+        with it.
+
+    return_X_y : bool, default=False
+        If True, return ``(data, target)`` instead of a Bunch.
+
+    as_frame : bool, default=False
+        If True, ``data`` is a DataFrame (columns ``pixel0`` ... ``pixel783``),
+        ``target`` a Series and ``frame`` holds both.
+
+    Returns
+    -------
+    data : :class:`~sklearn.utils.Bunch`
+        Dictionary-like object with the following attributes.
+
+        data : {ndarray, DataFrame} of shape (1365, 784)
+            Pixel intensities / 255, float64, row-major 28x28.
+        target : {ndarray, Series} of shape (1365,)
+            0 = T-shirt/top, 1 = Trouser.
+        images : ndarray of shape (1365, 28, 28)
+            The same pixels as images.
+        frame : DataFrame or None
+            ``data`` and ``target`` side by side when ``as_frame=True``.
+        feature_names : list of str
+            ``pixel0`` ... ``pixel783``.
+        target_names : ndarray of str
+            ``["T-shirt/top", "Trouser"]``.
+        t10k_index : ndarray of shape (1365,)
+            Index of each image in the official Fashion-MNIST test set.
+        DESCR : str
+            Short description with source and license.
+        actionability : dict
+            Keyword arguments for a generator: no immutable, one-directional,
+            categorical or integer pixel, and ``bounds`` of (0, 1) per pixel.
+
+    (data, target) : tuple if ``return_X_y`` is True
+        ``data`` and ``target`` as described above.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file is not found.
+    ValueError
+        If the sha256 of the file found does not match.
+
+    See Also
+    --------
+    load_adult : the tabular data set of seed 003.
+
+    Examples
+    --------
+    >>> from skcf.datasets import load_fashion_mnist_tshirt_trouser
+    >>> bunch = load_fashion_mnist_tshirt_trouser(
+    ...     data_home="/path/to/data")  # doctest: +SKIP
+    >>> bunch.data.shape, bunch.target_names.tolist()  # doctest: +SKIP
+    ((1365, 784), ['T-shirt/top', 'Trouser'])
+    """
+    folder, filename = (
+        "fashion_mnist_tshirt_trouser",
+        "fmnist_t10k_tshirt_trouser.csv.gz",
+    )
+    content = _load_bytes(folder, filename, data_home, False)
+    table = np.loadtxt(
+        io.BytesIO(_decompress(content, filename)),
+        delimiter=",",
+        skiprows=1,
+        dtype=np.int64,
+    )
+    index, y, pixels = table[:, 0], table[:, 1], table[:, 2:]
+    if pixels.shape[1] != 784 or not set(np.unique(y).tolist()) <= {0, 1}:
+        raise ValueError(
+            f"Unexpected layout of {filename!r}: {pixels.shape[1]} pixel columns "
+            f"and labels {np.unique(y).tolist()} (expected 784 and [0, 1])."
+        )
+    X = pixels.astype(np.float64) / 255.0
+    names = [f"pixel{i}" for i in range(784)]
+    actionability = dict(
+        immutable=[],
+        increase_only=[],
+        decrease_only=[],
+        categorical=[],
+        integer=[],
+        bounds={j: (0.0, 1.0) for j in range(784)},
+    )
+    frame = None
+    if as_frame:
+        pd = import_optional("pandas")
+        X = pd.DataFrame(X, columns=names)
+        y = pd.Series(y, name="label")
+        frame = pd.concat([X, y], axis=1)
+        actionability["bounds"] = {n: (0.0, 1.0) for n in names}
+    if return_X_y:
+        return X, y
+    return Bunch(
+        data=X,
+        target=y,
+        images=pixels.reshape(-1, 28, 28).astype(np.float64) / 255.0,
+        frame=frame,
+        feature_names=names,
+        target_names=np.asarray(["T-shirt/top", "Trouser"]),
+        t10k_index=index,
+        DESCR=_FASHION_DESCR,
+        actionability=actionability,
     )
