@@ -101,9 +101,9 @@ def _fit_member(estimator, X, y, drop, seed):
         keep = np.ones(len(X), dtype=bool)
         keep[drop] = False
         X, y = X[keep], y[keep]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.thread_time()
     est = _fit_seeded(estimator, X, y, seed)
-    return est, time.perf_counter() - start
+    return est, time.perf_counter() - start, time.thread_time() - cpu
 
 
 class ModelFamily:
@@ -122,8 +122,11 @@ class ModelFamily:
     seeds : ndarray of shape (n_models,), default=None
         Initialisation seed of each model.
     fit_times : ndarray of shape (n_models,), default=None
-        Training time of each model in seconds, as measured when it was trained
-        (also for models loaded from the cache).
+        Training wall time of each model in seconds, as measured when it was
+        trained (also for models loaded from the cache).
+    cpu_times : ndarray of shape (n_models,), default=None
+        CPU time of the training thread for each model (with a one-thread torch,
+        the compute a model needs, whatever the machine's load).
 
     Attributes
     ----------
@@ -142,13 +145,21 @@ class ModelFamily:
     """
 
     def __init__(
-        self, estimators, *, kind="custom", dropped=None, seeds=None, fit_times=None
+        self,
+        estimators,
+        *,
+        kind="custom",
+        dropped=None,
+        seeds=None,
+        fit_times=None,
+        cpu_times=None,
     ):
         self.estimators = list(estimators)
         self.kind = kind
         self.dropped = None if dropped is None else np.asarray(dropped)
         self.seeds = None if seeds is None else np.asarray(seeds)
         self.fit_times = None if fit_times is None else np.asarray(fit_times)
+        self.cpu_times = None if cpu_times is None else np.asarray(cpu_times)
         if not self.estimators:
             raise ValueError("A ModelFamily needs at least one fitted estimator.")
 
@@ -325,8 +336,11 @@ def make_model_family(
         delayed(fit)(template, X, y, drop, int(seed))
         for drop, seed in zip(drops, seeds, strict=True)
     )
-    estimators = [est for est, _ in out]
-    times = np.array([t for _, t in out])
     return ModelFamily(
-        estimators, kind=kind, dropped=dropped, seeds=seeds, fit_times=times
+        [est for est, _, _ in out],
+        kind=kind,
+        dropped=dropped,
+        seeds=seeds,
+        fit_times=np.array([t for _, t, _ in out]),
+        cpu_times=np.array([c for _, _, c in out]),
     )
