@@ -1,5 +1,6 @@
 """Plots (matplotlib is imported lazily, only when a plot is drawn)."""
 
 from ._counterfactual import CounterfactualDisplay
+from ._stability import StabilityDisplay
 
-__all__ = ["CounterfactualDisplay"]
+__all__ = ["CounterfactualDisplay", "StabilityDisplay"]
