@@ -6,5 +6,6 @@ come from skcf's one engine.
 """
 
 from ._adversarial import AdversarialTrainingClassifier
+from ._counterfactual import CounterfactualTrainingClassifier
 
-__all__ = ["AdversarialTrainingClassifier"]
+__all__ = ["AdversarialTrainingClassifier", "CounterfactualTrainingClassifier"]

@@ -31,9 +31,9 @@ def test_one_epoch_runs_with_finite_loss(moons):
 def test_perturbations_respect_eps_and_constraints(moons, norm):
     X, y = moons
     lo, hi = -1.0, 1.6
-    net = _net(
-        eps=0.3, steps=5, norm=norm, immutable=[0], bounds={1: (lo, hi)}
-    ).fit(X, y)
+    net = _net(eps=0.3, steps=5, norm=norm, immutable=[0], bounds={1: (lo, hi)}).fit(
+        X, y
+    )
     adv = net.perturb(X, y)
     delta = adv - X
     assert np.all(delta[:, 0] == 0)  # immutable column never perturbed

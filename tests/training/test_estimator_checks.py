@@ -6,7 +6,11 @@ skorch nets fail two checks for reasons inside skorch itself, listed below.
 import torch
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skcf.training import AdversarialTrainingClassifier
+from skcf.generators import WachterGenerator
+from skcf.training import (
+    AdversarialTrainingClassifier,
+    CounterfactualTrainingClassifier,
+)
 
 from .conftest import TinyNet
 
@@ -25,14 +29,16 @@ SKORCH_EXPECTED_FAILED = {
 
 def _instances():
     kw = dict(
-        max_epochs=20,
-        lr=0.05,
+        max_epochs=8,
+        lr=0.1,
         optimizer=torch.optim.Adam,
         train_split=None,
         verbose=0,
         random_state=0,
     )
     yield AdversarialTrainingClassifier(TinyNet, steps=2, **kw)
+    gen = WachterGenerator(None, n_search_steps=1, max_iter=3)
+    yield CounterfactualTrainingClassifier(TinyNet, generator=gen, **kw)
 
 
 @parametrize_with_checks(
