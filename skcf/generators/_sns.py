@@ -145,8 +145,8 @@ class StableNeighborSearch(BaseGenerator):
     >>> X, y = load_breast_cancer(return_X_y=True)
     >>> X = StandardScaler().fit_transform(X)
     >>> clf = LogisticRegression().fit(X, y)
-    >>> base = ElasticNetGenerator(clf, beta=0.0, confidence=0.5, max_iter=50)
-    >>> sns = StableNeighborSearch(base, radius=1.0, steps=50).fit(X)
+    >>> base = ElasticNetGenerator(clf, beta=0.0, max_iter=30, n_search_steps=3)
+    >>> sns = StableNeighborSearch(base, radius=1.0, steps=30).fit(X)
     >>> cf_base, cf = base.fit(X).explain(X[:10]), sns.explain(X[:10])
     >>> cf.validity
     1.0
