@@ -117,6 +117,12 @@ def main(argv=None):
         ok = cf.valid
         lof = lof_distance(cf.X_cf, X_tr, y_cf=cf.y_cf_pred, y_ref=y_tr, valid=ok)
         lof_all = lof_distance(cf.X_cf, X_tr, valid=ok)
+        # the paper does not give LOF's neighbourhood; its std of 0.01 (S-CFE)
+        # fits a neighbourhood spanning the whole class, so report that too
+        k_class = int(np.bincount(y_tr).min()) - 1
+        lof_class = lof_distance(
+            cf.X_cf, X_tr, y_cf=cf.y_cf_pred, y_ref=y_tr, valid=ok, n_neighbors=k_class
+        )
         rows.append(
             dict(
                 method=name,
@@ -127,6 +133,8 @@ def main(argv=None):
                 l0_max=int(cf.l0[ok].max(initial=0)),
                 lof=float(lof),
                 lof_all=float(lof_all),
+                lof_class=float(lof_class),
+                lof_class_k=k_class,
                 seconds=seconds,
                 ms_per_cf=1000 * seconds / len(query),
             )
@@ -163,14 +171,17 @@ def _markdown(meta, rows):
         f"{meta['n_queries']} query rows, random target class ≠ prediction; "
         "S-CFE with `max_changes=2`. LOF: `skcf.metrics.lof_distance` against the "
         "training rows of the counterfactual's class (≈1 inlier); LOF (all rows): "
-        "against all training rows. ℓ2/ℓ0/LOF over "
+        "against all training rows; LOF (k = class): neighbourhood of the whole "
+        "class (k = smallest training class − 1; the paper does not state its k, "
+        "and its LOF std of 0.01 suggests such a wide one). ℓ2/ℓ0/LOF over "
         "valid counterfactuals. Paper times are per method as reported (units as "
         "in the paper); ours are wall seconds for all queries.",
         "",
-        "| method | validity % | ℓ2 | ℓ0 | LOF | LOF (all rows) | time s "
+        "| method | validity % | ℓ2 | ℓ0 | LOF | LOF (all rows) | LOF (k = class) "
+        "| time s "
         "| paper validity | paper ℓ2 "
         "| paper ℓ0 | paper LOF | paper time | ℓ2 ÷ paper | LOF ÷ paper |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         p = PAPER.get(r["method"])
@@ -188,7 +199,8 @@ def _markdown(meta, rows):
         )
         lines.append(
             f"| {r['method']} | {r['validity']:.1f} | {r['l2']:.2f} | {r['l0']:.2f} | "
-            f"{r['lof']:.2f} | {r['lof_all']:.2f} | {r['seconds']:.2f} | "
+            f"{r['lof']:.2f} | {r['lof_all']:.2f} | {r['lof_class']:.2f} | "
+            f"{r['seconds']:.2f} | "
             + " | ".join(paper)
             + " | "
             + (ratio(r["l2"], p[1]) if p else "—")
@@ -200,18 +212,23 @@ def _markdown(meta, rows):
     for r in rows:
         if r["method"].startswith("S-CFE (") and r["method"] in PAPER:
             p = PAPER[r["method"]]
-            ok = (
+            common = (
                 r["validity"] == 100.0
                 and r["l0"] <= 2.0
                 and r["l2"] <= 1.15 * p[1]
-                and r["lof"] <= 1.15 * p[3]
                 and r["seconds"] < p[4]
             )
+            verdict = {
+                lof: "PASS" if common and lof <= 1.15 * p[3] else "FAIL"
+                for lof in (r["lof"], r["lof_class"])
+            }
             targets.append(
-                f"- **{'PASS' if ok else 'FAIL'}** {r['method']}: validity "
-                f"{r['validity']:.0f} %, ℓ0 {r['l0']:.2f} ≤ 2, ℓ2 "
-                f"{r['l2']:.2f} ≤ {1.15 * p[1]:.2f}, LOF {r['lof']:.2f} ≤ "
-                f"{1.15 * p[3]:.2f}, time {r['seconds']:.2f} s < {p[4]}"
+                f"- {r['method']}: validity {r['validity']:.0f} %, ℓ0 "
+                f"{r['l0']:.2f} ≤ 2, ℓ2 {r['l2']:.2f} ≤ {1.15 * p[1]:.2f}, time "
+                f"{r['seconds']:.2f} s < {p[4]}; LOF ≤ {1.15 * p[3]:.2f}: "
+                f"k = 20 {r['lof']:.2f} **{verdict[r['lof']]}**, k = "
+                f"{r['lof_class_k']} {r['lof_class']:.2f} "
+                f"**{verdict[r['lof_class']]}**"
             )
     return "\n".join(lines + ["", "## Targets", ""] + targets) + "\n"
 
