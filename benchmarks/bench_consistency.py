@@ -371,13 +371,16 @@ def main(argv=None):
     parser.add_argument("--cache-dir", default="/tmp/skcf_consistency_cache")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", default="benchmarks/results")
+    parser.add_argument(
+        "--stem", default="consistency", help="output file names (<stem>.json/.md)"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.n_models = 20
     torch.set_num_threads(1)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    path = out / "consistency.json"
+    path = out / f"{args.stem}.json"
     previous = json.loads(path.read_text()) if path.exists() else {}
     all_results = previous.get("datasets", {})
     for name in args.datasets:
@@ -392,12 +395,13 @@ def main(argv=None):
         "cpu_count": os.cpu_count(),
         "seed": args.seed,
         "n_jobs": args.n_jobs,
+        "sns_scale": args.sns_scale,
     }
     order = [d for d in CONFIG if d in all_results]
     all_results = {d: all_results[d] for d in order}
     path.write_text(json.dumps({"meta": meta, "datasets": all_results}, indent=2))
-    (out / "consistency.md").write_text(markdown(all_results, meta))
-    print((out / "consistency.md").read_text())
+    (out / f"{args.stem}.md").write_text(markdown(all_results, meta))
+    print((out / f"{args.stem}.md").read_text())
 
 
 if __name__ == "__main__":
