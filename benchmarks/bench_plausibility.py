@@ -26,6 +26,7 @@ from skorch import NeuralNetClassifier
 
 import skcf
 from skcf.datasets import load_adult, load_german_credit
+from skcf.demo import _build
 from skcf.exceptions import CounterfactualWarning
 from skcf.metrics import (
     connectedness_score,
@@ -88,8 +89,11 @@ def main(argv=None):
         query = X_te[net.predict(X_te) == 0][: args.n_queries]
         radius = None
         print(f"{name}: {X_tr.shape}, {len(query)} queries")
-        for gname, cls in all_estimators(type_filter="generator"):
-            gen = cls(net, random_state=args.seed, device=args.device, **cons)
+        settings = all_estimators("generator") + [
+            (f"{name} (Min-l2)", cls) for name, cls in all_estimators("meta-generator")
+        ]
+        for gname, cls in settings:
+            gen = _build(cls, net, args.seed, args.device, {}, cons)
             gen.fit(X_tr, y_tr)
             start = time.perf_counter()
             with warnings.catch_warnings():

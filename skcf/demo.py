@@ -11,6 +11,7 @@
 """
 
 import argparse
+import inspect
 import time
 import warnings
 from pathlib import Path
@@ -55,11 +56,30 @@ def _train_net(X, y, hidden, epochs, device, seed=0):
     return net.fit(X.astype(np.float32), y.astype(np.int64))
 
 
+#: the generator a meta-generator (Stable Neighbor Search) refines in the demo
+META_BASE = ("Min-l2", dict(beta=0.0, confidence=0.5))
+
+
 def _settings():
     for name, cls in all_estimators(type_filter="generator"):
         yield name, cls, {}
         for label, kw in VARIANTS.get(name, {}).items():
             yield label, cls, kw
+    for name, cls in all_estimators(type_filter="meta-generator"):
+        yield f"{name} ({META_BASE[0]})", cls, {}
+
+
+def _build(cls, net, seed, device, kw, cons=None):
+    """A generator of ``cls`` for ``net``; meta-generators wrap Min-ℓ2 (EAD)."""
+    from skcf.generators import ElasticNetGenerator
+
+    cons = cons or {}
+    if "generator" in inspect.signature(cls).parameters:
+        inner = ElasticNetGenerator(
+            net, random_state=seed, device=device, **cons, **META_BASE[1]
+        )
+        return cls(inner, random_state=seed, **kw)
+    return cls(net, random_state=seed, device=device, **cons, **kw)
 
 
 def run(out=".", device="cpu", n_queries=100, epochs=40, seed=0):
@@ -85,7 +105,7 @@ def run(out=".", device="cpu", n_queries=100, epochs=40, seed=0):
 
     rows = []
     for label, cls, kw in _settings():
-        gen = cls(net, random_state=seed, device=device, **cons, **kw).fit(X[train])
+        gen = _build(cls, net, seed, device, kw, cons).fit(X[train])
         start = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", CounterfactualWarning)
@@ -160,7 +180,7 @@ def _plot(out, device, seed, dataset="moons", filename="skcf_demo.png"):
         ax.axis("off")
     for ax, (label, cls, kw) in zip(axes.ravel(), settings, strict=False):
         kw = {**overrides.get(cls.__name__, {}), **kw}
-        gen = cls(net, random_state=seed, device=device, **kw).fit(X, y)
+        gen = _build(cls, net, seed, device, kw).fit(X, y)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", CounterfactualWarning)
             disp = CounterfactualDisplay.from_generator(

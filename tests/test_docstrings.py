@@ -8,12 +8,24 @@ import pytest
 numpydoc = pytest.importorskip("numpydoc.docscrape")
 
 import skcf.datasets  # noqa: E402
+import skcf.evaluation  # noqa: E402
 import skcf.generators  # noqa: E402
 import skcf.metrics  # noqa: E402
 import skcf.models  # noqa: E402
 import skcf.plotting  # noqa: E402
+import skcf.sampling  # noqa: E402
+import skcf.training  # noqa: E402
 
-MODULES = [skcf.generators, skcf.metrics, skcf.models, skcf.datasets, skcf.plotting]
+MODULES = [
+    skcf.generators,
+    skcf.metrics,
+    skcf.models,
+    skcf.datasets,
+    skcf.plotting,
+    skcf.evaluation,
+    skcf.training,
+    skcf.sampling,
+]
 
 
 def _public_objects():
