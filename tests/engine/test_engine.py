@@ -222,6 +222,34 @@ def test_one_hot_snapping_and_revalidation():
     assert (cons.violations(x, x0) == 0).all()
 
 
+def test_violation_flags_add_up_to_violations():
+    """Per-feature and per-group flags are what violations() counts."""
+    cons = Constraints.unconstrained(6, dtype=torch.float64)
+    cons.groups = [torch.tensor([0, 1, 2])]
+    cons.lower[:3], cons.upper[:3] = 0.0, 1.0
+    cons.upper[3] = 2.0
+    cons.mutable[5] = False
+    cons.increase_only[4] = True
+    cons.integer = torch.tensor([False] * 3 + [True, False, False])
+    x0 = torch.tensor([[1.0, 0.0, 0.0, 1.0, 0.0, 3.0]] * 3, dtype=torch.float64)
+    x = torch.tensor(
+        [
+            [1.0, 0.0, 0.0, 1.0, 0.0, 3.0],  # the factual: nothing broken
+            [0.5, 0.5, 0.0, 2.5, -1.0, 4.0],  # group, bound+integer, direction, frozen
+            [0.0, 1.0, 0.0, 1.5, 1.0, 3.0],  # non-integer only
+        ],
+        dtype=torch.float64,
+    )
+    bad, group_bad = cons.violation_flags(x, x0)
+    assert bad.tolist() == [
+        [False] * 6,
+        [False, False, False, True, True, True],
+        [False, False, False, True, False, False],
+    ]
+    assert group_bad.tolist() == [[False], [True], [False]]
+    assert cons.violations(x, x0).tolist() == [0, 4, 1]
+
+
 def test_csearch_is_vectorised_and_monotone():
     s = CSearch(1.0, 3)
     st = s.init(3, torch.zeros(1))
