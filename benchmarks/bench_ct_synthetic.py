@@ -200,7 +200,7 @@ def main(argv=None):
     tag = "ct_synthetic_quick" if args.quick else "ct_synthetic"
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    png = Path(args.images) / "ct_credit_fig1.png"
+    png = Path(args.images) / f"ct_credit_fig1{'_quick' if args.quick else ''}.png"
     fig_stats = figure(png, seed, epochs)
     print("figure:", png)
     for s in fig_stats:
