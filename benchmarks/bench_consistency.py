@@ -272,12 +272,9 @@ def run_dataset(name, args):
             row["l2_std"] = float(cf.l2[v].std())
         results[m] = row
     r2 = cost_invalidation_r2(np.concatenate(costs), np.concatenate(ivs))
-    ratios = {}
-    for m in BASES:
-        for key in ("LOO", "RS"):
-            a, b = results[m].get(f"IV_{key}"), results[f"{m}+SNS"].get(f"IV_{key}")
-            if a is not None and b is not None:
-                ratios[f"{m} {key}"] = a / b if b > 0 else float("inf")
+    ratios = {
+        f"{m} {key}": reduction(results, m, key) for m in BASES for key in ("LOO", "RS")
+    }
     return {
         "config": {k: list(v) if isinstance(v, tuple) else v for k, v in cfg.items()},
         "n_features": int(X_tr.shape[1]),
@@ -299,6 +296,17 @@ def fmt(x, std=None, nd=2):
     if std is None:
         return f"{x:.{nd}f}"
     return f"{x:.{nd}f} ± {std:.{nd}f}"
+
+
+def reduction(methods, m, key):
+    """``IV(base) / IV(base + SNS)`` as text (no invalidation to remove: 0 → 0)."""
+    a = methods.get(m, {}).get(f"IV_{key}")
+    b = methods.get(f"{m}+SNS", {}).get(f"IV_{key}")
+    if a is None or b is None:
+        return "-"
+    if b == 0:
+        return "0 → 0" if a == 0 else f"{a:.3f} → 0"
+    return f"{a / b:.1f}×"
 
 
 def markdown(all_results, meta):
@@ -336,8 +344,9 @@ def markdown(all_results, meta):
             f"{paper['R2']:.2f} | | | |"
         )
         red = ", ".join(
-            f"{k}: {'∞' if v == float('inf') else f'{v:.1f}×'}"
-            for k, v in res["sns_iv_reduction"].items()
+            f"{m} {key}: {reduction(res['methods'], m, key)}"
+            for m in BASES
+            for key in ("LOO", "RS")
         )
         t = res["timings"]
         lines += [
@@ -374,6 +383,9 @@ def main(argv=None):
     parser.add_argument(
         "--stem", default="consistency", help="output file names (<stem>.json/.md)"
     )
+    parser.add_argument(
+        "--render-only", action="store_true", help="rewrite the markdown from JSON"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.n_models = 20
@@ -383,6 +395,9 @@ def main(argv=None):
     path = out / f"{args.stem}.json"
     previous = json.loads(path.read_text()) if path.exists() else {}
     all_results = previous.get("datasets", {})
+    if args.render_only:
+        (out / f"{args.stem}.md").write_text(markdown(all_results, previous["meta"]))
+        return
     for name in args.datasets:
         all_results[name] = run_dataset(name, args)
         print(json.dumps(all_results[name]["methods"], indent=1), flush=True)
