@@ -3,9 +3,12 @@
 Following ``sklearn.metrics``: functions taking data arguments first and
 keyword-only options; a ``*_score`` is higher-is-better, a ``*_distance`` is
 lower-is-better. :func:`make_cf_scorer` turns any of them into a scorer for
-``GridSearchCV``.
+``GridSearchCV``. The retraining metrics :func:`invalidation_rate` and
+:func:`cost_invalidation_r2` live in :mod:`skcf.evaluation` and are re-exported
+here.
 """
 
+from ..evaluation._invalidation import cost_invalidation_r2, invalidation_rate
 from ._constraints import constraint_violations
 from ._distance import (
     l0_distance,
@@ -31,6 +34,8 @@ from ._validity import redundancy, validity_score
 __all__ = [
     "connectedness_score",
     "constraint_violations",
+    "cost_invalidation_r2",
+    "invalidation_rate",
     "knn_manifold_distance",
     "l0_distance",
     "l1_distance",
