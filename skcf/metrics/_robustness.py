@@ -25,6 +25,7 @@ __all__ = ["susceptibility"]
         "random_start": ["boolean"],
         "bounds": [StrOptions({"infer"}), dict, None],
         "immutable": ["array-like", None],
+        "categorical": [list, None],
         "random_state": ["random_state"],
     },
     prefer_skip_nested_validation=True,
@@ -41,6 +42,7 @@ def susceptibility(
     random_start=False,
     bounds=None,
     immutable=None,
+    categorical=None,
     random_state=None,
 ):
     """Share of rows with an adversarial example within ``radius`` (lower is better).
@@ -78,6 +80,11 @@ def susceptibility(
         Feasible box for the attack (None: unbounded).
     immutable : array-like of int or str, default=None
         Indices of features the attack may not change.
+    categorical : list of array-like, default=None
+        One-hot groups (as in the generators): the attack keeps every group a
+        valid one-hot, as adversarial training does. Without it, one-hot
+        columns move by fractions and susceptibility on one-hot encoded data
+        (e.g. Adult) is overstated.
     random_state : int, RandomState instance or None, default=None
         Seeds the random start.
 
@@ -120,6 +127,7 @@ def susceptibility(
         random_start=random_start,
         bounds=bounds,
         immutable=immutable,
+        categorical=categorical,
         random_state=random_state,
     ).fit(X)
     rows = np.ones(len(X), dtype=bool)

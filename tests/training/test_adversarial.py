@@ -194,3 +194,18 @@ def test_susceptibility_respects_immutable_and_validates(moons):
         susceptibility(clf, X, y, radius=-1.0)
     with pytest.raises(ValueError, match="shape"):
         susceptibility(clf, X, y[:-1], radius=0.1)
+
+
+def test_susceptibility_keeps_one_hot_groups():
+    """With ``categorical`` the attack cannot move one-hot columns by fractions."""
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    X = np.c_[rng.normal(size=(300, 2)), np.eye(3)[rng.integers(0, 3, 300)]]
+    X = X.astype(np.float32)
+    y = (X[:, 0] + 2 * X[:, 2] > 0.5).astype(int)
+    clf = LogisticRegression().fit(X, y)
+    loose = susceptibility(clf, X, y, radius=0.3)
+    kept = susceptibility(clf, X, y, radius=0.3, categorical=[[2, 3, 4]])
+    # a fractional move of the heavy one-hot column is what flips most rows
+    assert kept < loose - 0.2
