@@ -59,8 +59,10 @@ class SCFEGenerator(BaseGenerator):
     lr : float, default=0.05
         APG step size.
 
-    max_iter : int, default=100
-        Iterations per search round.
+    max_iter : int, default=60
+        Iterations per search round (a round also ends after 10 iterations
+        without progress). 100 gave the same counterfactuals on Wine, German
+        credit and Adult at 1.5x the time.
 
     n_search_steps : int, default=3
         Rounds of the per-row search on the weight of ``L``.
@@ -145,7 +147,7 @@ class SCFEGenerator(BaseGenerator):
         max_changes=None,
         loss="ce",
         lr=0.05,
-        max_iter=100,
+        max_iter=60,
         n_search_steps=3,
         immutable=None,
         increase_only=None,
