@@ -505,11 +505,9 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         else:
             X_cf, n_iter = X.copy(), np.zeros(0, dtype=np.int64)
         X_cf = np.asarray(X_cf).astype(X.dtype, copy=False)  # judge what is returned
-        proba = self.model_.predict_proba(X_cf)
-        y_cf = proba.argmax(axis=1)
-        cls = np.where(untargeted, y_cf, tgt)
-        p_cls = proba[np.arange(n), cls] if n else np.zeros(0)
-        reached = np.where(untargeted, y_cf != y0, y_cf == tgt) & (p_cls >= self.tau)
+        reached, _, y_cf = reaches_target(
+            self.model_.predict_proba(X_cf), y0, tgt, untargeted, self.tau
+        )
         violations = self._violations(X, X_cf)
         valid = reached & (violations == 0)
         X_cf = np.where(valid[:, None], X_cf, X).astype(X.dtype, copy=False)
@@ -692,6 +690,21 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         )
         tags.non_deterministic = False
         return tags
+
+
+def reaches_target(proba, y0, tgt, untargeted, tau=0.0):
+    """The validity rule of :meth:`BaseGenerator.explain`, on probabilities.
+
+    A row reaches its target when its predicted class is the target (targeted
+    rows) or differs from the factual's prediction ``y0`` (untargeted rows),
+    with probability at least ``tau``. Returns ``(reached, cls, pred)``: the
+    boolean mask, the class each row is judged on and the predicted class.
+    """
+    pred = proba.argmax(axis=1)
+    cls = np.where(untargeted, pred, tgt)
+    p_cls = proba[np.arange(len(pred)), cls]
+    reached = np.where(untargeted, pred != y0, pred == tgt) & (p_cls >= tau)
+    return reached, cls, pred
 
 
 def _mask(d, idx):

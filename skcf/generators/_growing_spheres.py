@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from sklearn.utils import check_random_state
 
-from ..base import BaseGenerator
+from ..base import BaseGenerator, reaches_target
 from ..utils._docstring import generator_docstring
 from ..utils._random import row_keys
 from ..utils._sklearn_compat import Interval
@@ -363,12 +363,10 @@ class _Search:
     # ------------------------------------------------------------ helpers
     def _enemy(self, proba, rows):
         """Which points reach each row's target (the rule ``explain`` checks)."""
-        pred = proba.argmax(axis=1)
-        untargeted = self.untargeted[rows]
-        cls = np.where(untargeted, pred, self.tgt[rows])
-        p = proba[np.arange(len(pred)), cls]
-        hit = np.where(untargeted, pred != self.y0[rows], pred == self.tgt[rows])
-        return hit & (p >= self.gen.tau)
+        reached, _, _ = reaches_target(
+            proba, self.y0[rows], self.tgt[rows], self.untargeted[rows], self.gen.tau
+        )
+        return reached
 
     def _draw(self, rows, a0, a1):
         """Uniform points in the layers ``a0 <= r <= a1`` around each row,

@@ -9,7 +9,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils import check_random_state, get_tags
 
 from .._engine import ProjectedGradient, RadiusSearch, StabilityTerm, solve
-from ..base import BaseGenerator
+from ..base import BaseGenerator, reaches_target
 from ..exceptions import CounterfactualWarning
 from ..models import as_differentiable
 from ..utils._sklearn_compat import HasMethods, Interval, StrOptions, _fit_context
@@ -284,11 +284,9 @@ class StableNeighborSearch(BaseGenerator):
 
     def _judge(self, X, X_cf, y0, tgt, untargeted):
         """BaseGenerator.explain's validity rule; returns (valid, reached class)."""
-        proba = self.model_.predict_proba(X_cf)
-        y_cf = proba.argmax(axis=1)
-        cls = np.where(untargeted, y_cf, tgt)
-        p_cls = proba[np.arange(len(X_cf)), cls]
-        reached = np.where(untargeted, y_cf != y0, y_cf == tgt) & (p_cls >= self.tau)
+        reached, cls, _ = reaches_target(
+            self.model_.predict_proba(X_cf), y0, tgt, untargeted, self.tau
+        )
         return reached & (self._violations(X, X_cf) == 0), cls
 
     def _refine(self, X_start, cls, y0):
