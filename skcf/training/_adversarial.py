@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from numbers import Integral, Real
+
 import numpy as np
 import torch
 
 from ..generators import PGDGenerator
-from ._base import BaseTrainingClassifier, _check_interval, _check_option
+from ..utils._sklearn_compat import Interval, StrOptions
+from ._base import BaseTrainingClassifier
 
 __all__ = ["AdversarialTrainingClassifier"]
 
@@ -112,6 +115,16 @@ class AdversarialTrainingClassifier(BaseTrainingClassifier):
     True
     """
 
+    _parameter_constraints: dict = {
+        **BaseTrainingClassifier._parameter_constraints,
+        "eps": [Interval(Real, 0, None, closed="neither")],
+        "steps": [Interval(Integral, 1, None, closed="left")],
+        "step_size": [Interval(Real, 0, None, closed="neither"), None],
+        "norm": [StrOptions({"linf", "l2"})],
+        "adv_fraction": [Interval(Real, 0, 1, closed="both")],
+        "random_start": ["boolean"],
+    }
+
     def __init__(
         self,
         module,
@@ -153,20 +166,6 @@ class AdversarialTrainingClassifier(BaseTrainingClassifier):
         self.norm = norm
         self.adv_fraction = adv_fraction
         self.random_start = random_start
-
-    def _check_params(self):
-        super()._check_params()
-        _check_interval("eps", self.eps, 0, closed="neither")
-        _check_interval("steps", self.steps, 1, integer=True)
-        if self.step_size is not None:
-            _check_interval("step_size", self.step_size, 0, closed="neither")
-        _check_option("norm", self.norm, {"linf", "l2"})
-        _check_interval("adv_fraction", self.adv_fraction, 0, 1, closed="both")
-        if not isinstance(self.random_start, (bool, np.bool_)):
-            raise ValueError(
-                "The 'random_start' parameter must be a bool; got "
-                f"{self.random_start!r}."
-            )
 
     def _build_generator(self):
         return PGDGenerator(

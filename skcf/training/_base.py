@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import inspect
 from contextlib import contextmanager
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 import torch
@@ -24,7 +24,11 @@ from skorch import NeuralNetClassifier
 from skorch.dataset import unpack_data
 
 from ..models import DifferentiableModel
-from ..utils._sklearn_compat import Interval, StrOptions, validate_data
+from ..utils._sklearn_compat import (
+    Interval,
+    validate_data,
+    validate_parameter_constraints,
+)
 
 _ACTIONABILITY = (
     "immutable",
@@ -34,29 +38,6 @@ _ACTIONABILITY = (
     "categorical",
     "integer",
 )
-
-
-def _check_interval(name, value, low, high=None, *, closed="left", integer=False):
-    types = (Integral,) if integer else (Real,)
-    kind = Integral if integer else Real
-    ok = isinstance(value, types) and not isinstance(value, bool)
-    if ok:
-        ok = Interval(kind, low, high, closed=closed).is_satisfied_by(value)
-    if not ok:
-        lo = "[" if closed in ("left", "both") else "("
-        hi = "]" if closed in ("right", "both") else ")"
-        rng = f"{lo}{low}, {'inf' if high is None else high}{hi}"
-        raise ValueError(
-            f"The '{name}' parameter must be {'an int' if integer else 'a float'} "
-            f"in the range {rng}; got {value!r}."
-        )
-
-
-def _check_option(name, value, options):
-    if not StrOptions(set(options)).is_satisfied_by(value):
-        raise ValueError(
-            f"The '{name}' parameter must be one of {sorted(options)}; got {value!r}."
-        )
 
 
 class BaseTrainingClassifier(NeuralNetClassifier):
@@ -101,9 +82,17 @@ class BaseTrainingClassifier(NeuralNetClassifier):
         X = validate_data(self, X, reset=reset, dtype=[np.float32, np.float64])
         return np.ascontiguousarray(X, dtype=np.float32)
 
+    #: checked in ``fit`` (skorch's own parameters are skorch's business)
+    _parameter_constraints: dict = {
+        "max_grad_norm": [Interval(Real, 0, None, closed="neither"), None],
+    }
+
     def _check_params(self):
-        if self.max_grad_norm is not None:
-            _check_interval("max_grad_norm", self.max_grad_norm, 0, closed="neither")
+        validate_parameter_constraints(
+            self._parameter_constraints,
+            {name: getattr(self, name) for name in self._parameter_constraints},
+            caller_name=type(self).__name__,
+        )
 
     def fit(self, X, y=None, **fit_params):
         """Initialise the module (unless ``warm_start``) and train it.

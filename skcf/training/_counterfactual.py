@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from numbers import Real
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.base import clone
 
 from ..base import BaseGenerator
-from ._base import BaseTrainingClassifier, _check_interval
+from ..utils._sklearn_compat import Interval
+from ._base import BaseTrainingClassifier
 
 __all__ = ["CounterfactualTrainingClassifier"]
 
@@ -139,6 +142,15 @@ class CounterfactualTrainingClassifier(BaseTrainingClassifier):
 
     prefixes_ = [*BaseTrainingClassifier.prefixes_, "generator"]
 
+    _parameter_constraints: dict = {
+        **BaseTrainingClassifier._parameter_constraints,
+        "lambda_div": [Interval(Real, 0, None, closed="left")],
+        "lambda_adv": [Interval(Real, 0, None, closed="left")],
+        "lambda_energy_reg": [Interval(Real, 0, None, closed="left")],
+        "eps": [Interval(Real, 0, None, closed="neither")],
+        "protect": ["boolean"],
+    }
+
     def __init__(
         self,
         module,
@@ -192,13 +204,6 @@ class CounterfactualTrainingClassifier(BaseTrainingClassifier):
 
     def _check_params(self):
         super()._check_params()
-        for name in ("lambda_div", "lambda_adv", "lambda_energy_reg"):
-            _check_interval(name, getattr(self, name), 0)
-        _check_interval("eps", self.eps, 0, closed="neither")
-        if not isinstance(self.protect, (bool, np.bool_)):
-            raise ValueError(
-                f"The 'protect' parameter must be a bool; got {self.protect!r}."
-            )
         gen = self.generator
         if gen is not None and not (
             isinstance(gen, BaseGenerator) and gen._requires_gradients
