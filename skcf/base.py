@@ -456,6 +456,10 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             t(c["decrease_only"]),
             [t(g) for g in c["groups"]],
             t(c["integer"]),
+            None if c.get("step") is None else t(c["step"]).to(dtype),
+            None if c.get("origin") is None else t(c["origin"]).to(dtype),
+            None if c.get("rank") is None else t(c["rank"]).to(dtype),
+            None if c.get("rank_dir") is None else t(c["rank_dir"]),
         )
 
     # ---------------------------------------------------------- transform

@@ -24,6 +24,17 @@ class Constraints:
         One-hot groups, each a 1-D tensor of column indices.
     integer : Tensor of shape (d,), bool
         Integer-valued features (rounded at the end).
+    step, origin : Tensor of shape (d,), optional
+        The grid of the integer features: ``origin + step * k`` for integer
+        ``k``. None means the plain integers (step 1, origin 0). A search
+        space that standardises an integer column ``x = c + s * z`` puts ``z``
+        on the grid ``step = 1 / s``, ``origin = -c / s``.
+    rank, rank_dir : Tensor of shape (d,), optional
+        Ordered categories: ``rank`` holds each one-hot column's position in
+        its category order and ``rank_dir`` +1 (the category may only move up
+        the order), -1 (only down) or 0 (either way, or not ordered). A
+        directed group forbids, per row, the columns on the wrong side of the
+        factual's category; :meth:`violation_flags` flags a move the wrong way.
     """
 
     lower: Tensor
@@ -33,7 +44,12 @@ class Constraints:
     decrease_only: Tensor
     groups: list = field(default_factory=list)
     integer: Tensor | None = None
+    step: Tensor | None = None
+    origin: Tensor | None = None
+    rank: Tensor | None = None
+    rank_dir: Tensor | None = None
     _packed: tuple | None = field(default=None, init=False, repr=False)
+    _ranked: tuple | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def unconstrained(cls, d: int, device="cpu", dtype=torch.float32) -> Constraints:
@@ -50,6 +66,10 @@ class Constraints:
             self.decrease_only.to(device),
             [g.to(device) for g in self.groups],
             None if self.integer is None else self.integer.to(device),
+            None if self.step is None else self.step.to(device=device, dtype=dtype),
+            None if self.origin is None else self.origin.to(device=device, dtype=dtype),
+            None if self.rank is None else self.rank.to(device=device, dtype=dtype),
+            None if self.rank_dir is None else self.rank_dir.to(device),
         )
 
     def packed_groups(self) -> tuple[Tensor, Tensor, Tensor, Tensor] | None:
@@ -77,6 +97,29 @@ class Constraints:
                 self._packed = (index, mask, index[mask], positions)
         return None if self._packed[0] is None else self._packed  # type: ignore[return-value]
 
+    def ranked_groups(self) -> tuple[Tensor, Tensor, Tensor, Tensor] | None:
+        """``(R, head, rank, rank_dir)`` for directed ordered groups, else None.
+
+        ``x @ R`` gives, on every column of a directed group, the rank of the
+        row's category in that group (a one-hot row picks one rank); ``head``
+        marks one column per directed group, where a violation is counted.
+        """
+        if self._ranked is None:
+            if self.rank is None or self.rank_dir is None or not self.groups:
+                self._ranked = (None,)
+            else:
+                d = self.lower.shape[0]
+                R = torch.zeros(d, d, dtype=self.lower.dtype, device=self.lower.device)
+                head = torch.zeros(d, dtype=torch.bool, device=self.lower.device)
+                for g in self.groups:
+                    if bool((self.rank_dir[g] != 0).any()):
+                        R[g.view(-1, 1), g.view(1, -1)] = self.rank[g].view(-1, 1)
+                        head[g[0]] = True
+                self._ranked = (
+                    (R, head, self.rank, self.rank_dir) if bool(head.any()) else (None,)
+                )
+        return None if self._ranked[0] is None else self._ranked  # type: ignore[return-value]
+
     @property
     def needs_snapping(self) -> bool:
         return self.packed_groups() is not None or (
@@ -99,6 +142,14 @@ class Constraints:
         hi = self.upper.expand_as(x0)
         lo = torch.where(self.increase_only, torch.maximum(lo, x0), lo)
         hi = torch.where(self.decrease_only, torch.minimum(hi, x0), hi)
+        ranked = self.ranked_groups()
+        if ranked is not None:  # ordered categories: only one way from x0's
+            R, _, rank, rank_dir = ranked
+            r0 = x0 @ R
+            wrong = ((rank_dir > 0) & (rank < r0 - 0.5)) | (
+                (rank_dir < 0) & (rank > r0 + 0.5)
+            )
+            hi = torch.where(wrong, torch.minimum(hi, torch.zeros_like(hi)), hi)
         frozen = (~self.mutable) | (lo > hi)
         lo = torch.where(frozen, x0, lo)
         hi = torch.where(frozen, x0, hi)
@@ -135,12 +186,34 @@ class Constraints:
             onehot = torch.zeros_like(block).scatter_(2, winner, 1.0)
             x = x.index_copy(1, cols, _scatter_values(onehot, pos))
         if self.integer is not None and bool(self.integer.any()):
-            rounded = torch.round(x)
-            rounded = torch.minimum(
-                torch.maximum(rounded, torch.ceil(lo)), torch.floor(hi)
-            )
-            x = torch.where(self.integer & self.mutable, rounded, x)
+            x = torch.where(self.integer & self.mutable, self.round(x, lo, hi), x)
         return x
+
+    def _grid(self, x: Tensor) -> Tensor:
+        """Grid coordinates ``(x - origin) / step`` of the integer features."""
+        if self.step is None or self.origin is None:
+            return x
+        return (x - self.origin) / self.step
+
+    def _ungrid(self, k: Tensor) -> Tensor:
+        if self.step is None or self.origin is None:
+            return k
+        return self.origin + k * self.step
+
+    def round(
+        self, x: Tensor, lo: Tensor | None = None, hi: Tensor | None = None
+    ) -> Tensor:
+        """Nearest grid point of every feature (inside ``[lo, hi]`` when given).
+
+        Only meaningful on the integer features; callers select them.
+        """
+        k = torch.round(self._grid(x))
+        if lo is not None and hi is not None:
+            # a bound closer than float rounding to a grid point counts as on it
+            klo = torch.ceil(self._grid(lo) - 1e-6)
+            khi = torch.floor(self._grid(hi) + 1e-6)
+            k = torch.minimum(torch.maximum(k, klo), khi)
+        return self._ungrid(k)
 
     def violations(self, x: Tensor, x0: Tensor, atol: float = 1e-5) -> Tensor:
         """Number of violated feature constraints per row, shape ``(n,)``."""
@@ -169,7 +242,14 @@ class Constraints:
         bad |= self.increase_only & (delta < -tol)
         bad |= self.decrease_only & (delta > tol)
         if self.integer is not None:
-            bad |= self.integer & ((x - torch.round(x)).abs() > tol)
+            bad |= self.integer & ((x - self.round(x)).abs() > tol)
+        ranked = self.ranked_groups()
+        if ranked is not None:
+            R, head, _, rank_dir = ranked
+            step = (x - x0) @ R  # rank change of each directed group
+            bad |= head & (
+                ((rank_dir > 0) & (step < -0.5)) | ((rank_dir < 0) & (step > 0.5))
+            )
         packed = self.packed_groups()
         if packed is None:
             return bad, None

@@ -273,14 +273,103 @@ def _encode(
     )
 
 
-def _to_names(actionability, names):
-    out = {}
-    for key, value in actionability.items():
-        if key == "categorical":
-            out[key] = [[names[i] for i in group] for group in value]
-        else:
-            out[key] = [names[i] for i in value]
-    return out
+def _raw_features(raw, *, features, categories, ordered, na_values):
+    """``raw[features]`` in original units, for ``as_frame=True``.
+
+    Categorical columns become ``category`` dtype: the categories are
+    ``ordered[feature]`` (ordered), else ``categories[feature]``, else the
+    observed values in natural order; ``na_values`` become NaN and strings are
+    stripped. Numeric columns stay int64 where the file holds integers, else
+    they become float64.
+    """
+    pd = import_optional("pandas")
+    columns = {}
+    for feature in features:
+        values = raw[feature].reset_index(drop=True)
+        if feature not in categories:
+            is_int = pd.api.types.is_integer_dtype(values.dtype)
+            columns[feature] = values.to_numpy(
+                dtype=np.int64 if is_int else np.float64
+            )
+            continue
+        if pd.api.types.is_string_dtype(values.dtype):
+            values = values.str.strip()
+        if na_values:
+            values = values.where(~values.isin(list(na_values)))
+        cats = ordered.get(feature) or categories[feature]
+        observed = set(values.dropna().tolist())
+        if cats is None:
+            cats = sorted(observed, key=_natural_key)
+        cats = [cat for cat in cats if cat not in na_values]
+        unknown = observed - set(cats)
+        if unknown:
+            raise ValueError(
+                f"Column {feature!r} has unexpected categories "
+                f"{sorted(map(str, unknown))}; expected one of {cats}."
+            )
+        columns[feature] = pd.Categorical(
+            values, categories=cats, ordered=feature in ordered
+        )
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(raw)))
+
+
+def _finish_frame(
+    raw,
+    y,
+    *,
+    features,
+    categories,
+    ordered,
+    na_values,
+    immutable,
+    increase_only,
+    decrease_only,
+    target_name,
+    target_names,
+    descr,
+    return_X_y,
+):
+    """Bunch of the raw road (``as_frame=True``): features in original units."""
+    pd = import_optional("pandas")
+    X = _raw_features(
+        raw,
+        features=features,
+        categories=categories,
+        ordered=ordered,
+        na_values=na_values,
+    )
+    y = pd.Series(y, name=target_name, index=X.index)
+    if return_X_y:
+        return X, y
+    categorical = [c for c in features if c in categories]
+    numeric = [c for c in features if c not in categories]
+
+    def one_directional(cols):
+        # An unordered categorical has no direction to move in.
+        return [
+            c for c in features if c in cols and (c not in categories or c in ordered)
+        ]
+
+    actionability = {
+        "immutable": [c for c in features if c in immutable],
+        "increase_only": one_directional(increase_only),
+        "decrease_only": one_directional(decrease_only),
+        "integer": [c for c in numeric if X[c].dtype == np.int64],
+    }
+    return Bunch(
+        data=X,
+        target=y,
+        frame=pd.concat([X, y], axis=1),
+        raw_frame=raw,
+        feature_names=list(features),
+        categorical_features=categorical,
+        numeric_features=numeric,
+        target_names=np.asarray(target_names),
+        DESCR=descr,
+        actionability=actionability,
+        feature_mean=None,
+        feature_scale=None,
+    )
 
 
 def _finish(
@@ -289,6 +378,8 @@ def _finish(
     *,
     features,
     categories,
+    ordered=None,
+    na_values=(),
     immutable=(),
     increase_only=(),
     decrease_only=(),
@@ -299,6 +390,31 @@ def _finish(
     as_frame,
     standardize,
 ):
+    """Build the loader's return value.
+
+    ``as_frame=False`` encodes ``raw[features]`` (see :func:`_encode`);
+    ``as_frame=True`` keeps the original units (see :func:`_raw_features`),
+    with ``ordered`` mapping the ordinal categorical columns to their order
+    (None: natural order of the observed values) and ``na_values`` the
+    markers of a missing category. ``standardize`` only affects the encoding.
+    """
+    y = np.asarray(y, dtype=np.int64)
+    if as_frame:
+        return _finish_frame(
+            raw,
+            y,
+            features=features,
+            categories=categories,
+            ordered=ordered or {},
+            na_values=tuple(na_values),
+            immutable=immutable,
+            increase_only=increase_only,
+            decrease_only=decrease_only,
+            target_name=target_name,
+            target_names=target_names,
+            descr=descr,
+            return_X_y=return_X_y,
+        )
     X, names, actionability, mean, scale = _encode(
         raw,
         features=features,
@@ -308,24 +424,16 @@ def _finish(
         decrease_only=decrease_only,
         standardize=standardize,
     )
-    y = np.asarray(y, dtype=np.int64)
-    frame = None
-    raw_frame = None
-    if as_frame:
-        pd = import_optional("pandas")
-        X = pd.DataFrame(X, columns=names)
-        y = pd.Series(y, name=target_name)
-        frame = pd.concat([X, y], axis=1)
-        raw_frame = raw
-        actionability = _to_names(actionability, names)
     if return_X_y:
         return X, y
     return Bunch(
         data=X,
         target=y,
-        frame=frame,
-        raw_frame=raw_frame,
+        frame=None,
+        raw_frame=None,
         feature_names=names,
+        categorical_features=None,
+        numeric_features=None,
         target_names=np.asarray(target_names),
         DESCR=descr,
         actionability=actionability,
@@ -334,6 +442,20 @@ def _finish(
     )
 
 
+_AS_FRAME_DOC = """
+    as_frame : bool, default=False
+        If False, ``data`` is the encoded float64 ndarray (one-hot
+        categorical columns, numeric columns standardised if
+        ``standardize``) and ``actionability`` holds column indices. If True
+        (requires pandas), ``data`` is a DataFrame of the features in their
+        original units, one column per feature (categorical columns of
+        ``category`` dtype), ``target`` a Series, ``frame`` and
+        ``raw_frame`` are filled and ``actionability`` holds original column
+        names: the input of a pipeline that does its own encoding, such as a
+        :class:`~sklearn.compose.ColumnTransformer` over
+        ``numeric_features`` and ``categorical_features``.
+"""
+
 _RETURNS_DOC = """
     Returns
     -------
@@ -341,41 +463,65 @@ _RETURNS_DOC = """
         Dictionary-like object with the following attributes.
 
         data : {ndarray, DataFrame} of shape (n_samples, n_features)
-            The encoded features, float64. One-hot columns are named
-            ``"<feature>=<category>"`` and are never standardised.
+            If ``as_frame=False``, the encoded features, float64. One-hot
+            columns are named ``"<feature>=<category>"`` and are never
+            standardised. If ``as_frame=True``, the features in their
+            original units: numeric columns are int64 where the file holds
+            integers and float64 otherwise; categorical columns are
+            ``category`` dtype whose categories are the values of the file
+            (ordered for ordinal columns, see Notes).
         target : {ndarray, Series} of shape (n_samples,)
-            Integer labels; 1 is the favourable outcome (for the three-class
-            CTG target, 0 is normal).
+            Integer labels (int64); 1 is the favourable outcome (for the
+            three-class CTG target, 0 is normal).
         frame : DataFrame or None
             ``data`` and ``target`` side by side when ``as_frame=True``.
         raw_frame : DataFrame or None
-            The parsed file (rows after filtering, before encoding) when
-            ``as_frame=True``.
+            The parsed file (rows after filtering, every column including the
+            label, values as read) when ``as_frame=True``. Kept for backward
+            compatibility; ``data`` holds the same features with proper
+            dtypes.
         feature_names : list of str
-            Names of the encoded columns.
+            Names of the columns of ``data``: the encoded columns, or the
+            original column names when ``as_frame=True``.
+        categorical_features : list of str or None
+            The categorical (``category`` dtype) columns of ``data`` when
+            ``as_frame=True``, e.g. for a one-hot encoder; None otherwise.
+        numeric_features : list of str or None
+            The numeric columns of ``data`` when ``as_frame=True``, e.g. for
+            a scaler; None otherwise.
         target_names : ndarray of str
             ``target_names[k]`` describes label ``k``.
         DESCR : str
             Short description with source and license.
         actionability : dict
-            Keyword arguments for a generator: ``immutable``,
-            ``increase_only``, ``decrease_only``, ``categorical`` (one list per
-            one-hot group) and ``integer`` (integer-valued numeric columns,
-            empty when ``standardize=True``). Entries are column indices, or
-            column names when ``as_frame=True``. A one-directional feature
-            that is one-hot encoded appears only in ``categorical``.
-        feature_mean, feature_scale : ndarray of shape (n_features,)
-            What was subtracted and divided per column (0 and 1 for one-hot
-            and unstandardised columns): ``data * feature_scale +
-            feature_mean`` gives back the raw values.
+            Keyword arguments for a generator. If ``as_frame=False``:
+            ``immutable``, ``increase_only``, ``decrease_only``,
+            ``categorical`` (one list per one-hot group) and ``integer``
+            (integer-valued numeric columns, empty when ``standardize=True``)
+            as column indices; a one-directional feature that is one-hot
+            encoded appears only in ``categorical``. If ``as_frame=True``:
+            ``immutable``, ``increase_only``, ``decrease_only`` and
+            ``integer`` (the int64 numeric columns) as original column names;
+            categorical columns are known from their dtype, so there is no
+            ``categorical`` entry, and an ordered categorical may be
+            one-directional (an unordered one never is).
+        feature_mean, feature_scale : ndarray of shape (n_features,) or None
+            What was subtracted and divided per encoded column (0 and 1 for
+            one-hot and unstandardised columns): ``data * feature_scale +
+            feature_mean`` gives back the raw values. None when
+            ``as_frame=True``.
 
     (data, target) : tuple if ``return_X_y`` is True
-        ``data`` and ``target`` as described above.
+        ``data`` and ``target`` as described above: ``(ndarray, ndarray)``,
+        or ``(DataFrame, Series)`` when ``as_frame=True``.
 """
 
 
 def _doc(func):
-    func.__doc__ = func.__doc__.replace("    __RETURNS__\n", _RETURNS_DOC.lstrip("\n"))
+    if func.__doc__ is None:  # python -OO
+        return func
+    doc = func.__doc__.replace("    __AS_FRAME__\n", _AS_FRAME_DOC.lstrip("\n"))
+    func.__doc__ = doc.replace("    __RETURNS__\n", _RETURNS_DOC.lstrip("\n"))
     return func
 
 
@@ -464,14 +610,13 @@ def load_german_credit(
     return_X_y : bool, default=False
         If True, return ``(data, target)`` instead of a Bunch.
 
-    as_frame : bool, default=False
-        If True, ``data`` is a DataFrame, ``target`` a Series, ``frame`` and
-        ``raw_frame`` are filled and ``actionability`` holds column names
-        (requires pandas).
+    __AS_FRAME__
 
     standardize : bool, default=True
-        If True, z-score the numeric columns (population standard deviation
-        over the loaded rows). One-hot columns are never scaled.
+        If True, z-score the numeric columns of the encoded data (population
+        standard deviation over the loaded rows). One-hot columns are never
+        scaled. Ignored when ``as_frame=True``: the DataFrame keeps the
+        original units.
 
     download_if_missing : bool, default=False
         Kept for a uniform signature; the embedded copy makes a download
@@ -780,13 +925,13 @@ def load_adult(
     return_X_y : bool, default=False
         If True, return ``(data, target)`` instead of a Bunch.
 
-    as_frame : bool, default=False
-        If True, ``data`` is a DataFrame, ``target`` a Series, ``frame`` and
-        ``raw_frame`` are filled and ``actionability`` holds column names.
+    __AS_FRAME__
 
     standardize : bool, default=True
-        If True, z-score the numeric columns (population standard deviation
-        over the loaded rows). One-hot columns are never scaled.
+        If True, z-score the numeric columns of the encoded data (population
+        standard deviation over the loaded rows). One-hot columns are never
+        scaled. Ignored when ``as_frame=True``: the DataFrame keeps the
+        original units.
 
     drop_fnlwgt : bool, default=True
         If True, leave out ``fnlwgt`` (a census sampling weight, not a
@@ -943,13 +1088,12 @@ def load_heloc(
     return_X_y : bool, default=False
         If True, return ``(data, target)`` instead of a Bunch.
 
-    as_frame : bool, default=False
-        If True, ``data`` is a DataFrame, ``target`` a Series, ``frame`` and
-        ``raw_frame`` are filled and ``actionability`` holds column names.
+    __AS_FRAME__
 
     standardize : bool, default=True
-        If True, z-score all columns (population standard deviation over the
-        loaded rows).
+        If True, z-score all columns of the encoded data (population standard
+        deviation over the loaded rows). Ignored when ``as_frame=True``: the
+        DataFrame keeps the original units.
 
     dropna : bool, default=True
         If True, drop the 588 rows whose 23 features are all ``-9``.
@@ -1095,13 +1239,13 @@ def load_taiwan_credit(
     return_X_y : bool, default=False
         If True, return ``(data, target)`` instead of a Bunch.
 
-    as_frame : bool, default=False
-        If True, ``data`` is a DataFrame, ``target`` a Series, ``frame`` and
-        ``raw_frame`` are filled and ``actionability`` holds column names.
+    __AS_FRAME__
 
     standardize : bool, default=True
-        If True, z-score the numeric columns (population standard deviation
-        over the loaded rows). One-hot columns are never scaled.
+        If True, z-score the numeric columns of the encoded data (population
+        standard deviation over the loaded rows). One-hot columns are never
+        scaled. Ignored when ``as_frame=True``: the DataFrame keeps the
+        original units.
 
     download_if_missing : bool, default=False
         If True and the file is not found, fetch the OpenML copy
@@ -1241,13 +1385,13 @@ def load_ctg(
     return_X_y : bool, default=False
         If True, return ``(data, target)`` instead of a Bunch.
 
-    as_frame : bool, default=False
-        If True, ``data`` is a DataFrame, ``target`` a Series, ``frame`` and
-        ``raw_frame`` are filled and ``actionability`` holds column names.
+    __AS_FRAME__
 
     standardize : bool, default=True
-        If True, z-score the numeric columns (population standard deviation
-        over the loaded rows). One-hot columns are never scaled.
+        If True, z-score the numeric columns of the encoded data (population
+        standard deviation over the loaded rows). One-hot columns are never
+        scaled. Ignored when ``as_frame=True``: the DataFrame keeps the
+        original units.
 
     binary : bool, default=True
         If True, normal (1) versus not normal (0). If False, keep the three

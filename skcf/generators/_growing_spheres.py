@@ -290,6 +290,12 @@ class _Space:
         pos[self.cols] = np.arange(self.cols.size)
         self.groups = [_as_slice(pos[g]) for g in groups if free[g].all()]
         self.integer = np.flatnonzero(c["integer"][self.cols])
+        # integer features live on a grid origin + step * k (step 1 by default)
+        step, origin = c.get("step"), c.get("origin")
+        self.step = None if step is None else np.asarray(step)[self.cols][self.integer]
+        self.origin = (
+            None if origin is None else np.asarray(origin)[self.cols][self.integer]
+        )
         # one-directional features: sample the allowed half-space only
         inc, dec = c["increase_only"][self.cols], c["decrease_only"][self.cols]
         sign = np.where(inc, 1.0, np.where(dec, -1.0, 0.0))
@@ -322,8 +328,11 @@ class _Space:
             z[:, :, g] = np.arange(block.shape[2]) == winner
         if self.integer.size:
             j = self.integer
-            z[:, :, j] = np.clip(np.round(z[:, :, j]), np.ceil(lo[:, :, j]), None)
-            z[:, :, j] = np.minimum(z[:, :, j], np.floor(hi[:, :, j]))
+            step, origin = (1.0, 0.0) if self.step is None else (self.step, self.origin)
+            k = np.round((z[:, :, j] - origin) / step)
+            k = np.maximum(k, np.ceil((lo[:, :, j] - origin) / step - 1e-6))
+            k = np.minimum(k, np.floor((hi[:, :, j] - origin) / step + 1e-6))
+            z[:, :, j] = origin + k * step
         return z
 
 
