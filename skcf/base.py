@@ -21,8 +21,16 @@ from sklearn.utils.validation import check_is_fitted
 from ._engine import Constraints, solve
 from .exceptions import ConstraintError, CounterfactualWarning
 from .models import as_differentiable, as_model
-from .models._adapters import _is_fitted, _is_skorch
-from .utils._sklearn_compat import Interval, StrOptions, _fit_context, validate_data
+from .models._adapters import BlackBoxModel, _is_fitted, _is_skorch
+from .models._space import MappedEstimator, TabularSpace, is_raw_pipeline
+from .utils._scale import robust_scale
+from .utils._sklearn_compat import (
+    Interval,
+    StrOptions,
+    _fit_context,
+    _wrap_data_with_container,
+    validate_data,
+)
 
 __all__ = ["BaseGenerator", "CounterfactualSet", "is_generator"]
 
@@ -43,13 +51,17 @@ def is_generator(estimator) -> bool:
 class CounterfactualSet:
     """Counterfactuals with everything needed to judge them, as returned by ``explain``.
 
-    Each parameter is stored as an attribute of the same name.
+    Each parameter is stored as an attribute of the same name. On the raw-data
+    road (the generator's estimator is the user's preprocessing pipeline),
+    ``X`` and ``X_cf`` are in the input's own type and units (a DataFrame with
+    strings and categories, say), costs are computed in original units and
+    ``Z`` / ``Z_cf`` hold the search-space rows the engine worked on.
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features)
+    X : ndarray or DataFrame of shape (n_samples, n_features)
         Factual rows.
-    X_cf : ndarray of shape (n_samples, n_features)
+    X_cf : ndarray or DataFrame of shape (n_samples, n_features)
         Counterfactuals; the factual row where none was found (see ``valid``).
     y_pred : ndarray of shape (n_samples,)
         Model prediction (class label) for ``X``.
@@ -66,6 +78,11 @@ class CounterfactualSet:
     feature_names : ndarray of str
     elapsed : float
         Wall time of the call in seconds.
+    Z, Z_cf : ndarray of shape (n_samples, n_search), default=None
+        Search-space rows of ``X`` and ``X_cf`` (``X`` and ``X_cf`` themselves
+        when None).
+    space : TabularSpace, default=None
+        The compiled preprocessing of the raw-data road.
 
     Examples
     --------
@@ -78,6 +95,8 @@ class CounterfactualSet:
     ...     feature_names=np.array(["a", "b"]), elapsed=0.1)
     >>> cs.validity, cs.l1.tolist()
     (0.5, [1.0, 0.0])
+    >>> cs.to_text()
+    ['Increase b from 0 to 1.', 'No valid counterfactual found.']
     """
 
     def __init__(
@@ -93,6 +112,9 @@ class CounterfactualSet:
         n_iter,
         feature_names,
         elapsed,
+        Z=None,
+        Z_cf=None,
+        space=None,
     ):
         self.X = X
         self.X_cf = X_cf
@@ -104,63 +126,63 @@ class CounterfactualSet:
         self.n_iter = n_iter
         self.feature_names = feature_names
         self.elapsed = elapsed
+        self.Z = X if Z is None else Z
+        self.Z_cf = X_cf if Z_cf is None else Z_cf
+        self.space = space
 
     def __len__(self) -> int:
         return len(self.X)
 
     @property
     def delta(self) -> np.ndarray:
-        """``X_cf - X``."""
+        """``X_cf - X`` per feature, float64.
+
+        On the raw-data road: the change in original units for numeric
+        columns and 1.0 for a changed category.
+        """
+        if self.space is not None:
+            return self.space.column_changes(self.X, self.X_cf)
         return np.asarray(self.X_cf, dtype=np.float64) - np.asarray(
             self.X, dtype=np.float64
         )
 
     @property
+    def _cost(self) -> np.ndarray:
+        """``delta`` in cost units (MAD of the column on the raw road)."""
+        if self.space is None:
+            return self.delta
+        return self.delta / self.space.column_scale
+
+    @property
     def l0(self) -> np.ndarray:
-        """Number of changed features per row."""
+        """Number of changed features (original columns on the raw road) per row."""
         return (np.abs(self.delta) > 0).sum(axis=1)
 
     @property
     def l1(self) -> np.ndarray:
-        """ℓ1 distance per row."""
-        return np.abs(self.delta).sum(axis=1)
+        """ℓ1 distance per row.
+
+        On the raw-data road each numeric change is divided by the column's
+        median absolute deviation and a changed category counts 1.
+        """
+        return np.abs(self._cost).sum(axis=1)
 
     @property
     def l2(self) -> np.ndarray:
-        """ℓ2 distance per row."""
-        return np.sqrt((self.delta**2).sum(axis=1))
+        """ℓ2 distance per row (same units as :attr:`l1`)."""
+        return np.sqrt((self._cost**2).sum(axis=1))
 
     @property
     def linf(self) -> np.ndarray:
-        """ℓ∞ distance per row."""
-        return np.abs(self.delta).max(axis=1, initial=0.0)
+        """ℓ∞ distance per row (same units as :attr:`l1`)."""
+        return np.abs(self._cost).max(axis=1, initial=0.0)
 
     @property
     def validity(self) -> float:
         """Fraction of rows with a valid counterfactual."""
         return float(np.mean(self.valid)) if len(self) else 0.0
 
-    def to_frame(self, kind="counterfactual"):
-        """Per-row table (needs pandas).
-
-        Parameters
-        ----------
-        kind : {"counterfactual", "delta"}, default="counterfactual"
-            Feature columns hold the counterfactual values or the changes.
-
-        Returns
-        -------
-        frame : pandas.DataFrame
-            Feature columns then ``y_pred``, ``y_cf_pred``, ``target``, ``valid``,
-            ``violations``, ``n_iter``, ``l0``, ``l1``, ``l2``.
-        """
-        from .utils._optional import import_optional
-
-        pd = import_optional("pandas")
-        if kind not in ("counterfactual", "delta"):
-            raise ValueError(f"kind must be 'counterfactual' or 'delta', got {kind!r}")
-        values = self.X_cf if kind == "counterfactual" else self.delta
-        frame = pd.DataFrame(np.asarray(values), columns=list(self.feature_names))
+    def _meta(self, frame):
         for name in (
             "y_pred",
             "y_cf_pred",
@@ -172,14 +194,140 @@ class CounterfactualSet:
             "l1",
             "l2",
         ):
-            frame[name] = getattr(self, name)
+            frame[name] = np.asarray(getattr(self, name))
         return frame
+
+    def _changes(self):
+        """Per row, the changed columns as ``(name, old, new, numeric)``."""
+        names = [str(n) for n in self.feature_names]
+        changed = np.abs(self.delta) > 0
+        numeric = (
+            np.ones(len(names), dtype=bool)
+            if self.space is None
+            else np.array([c.kind == "numeric" for c in self.space.columns])
+        )
+        old, new = _as_rows(self.X), _as_rows(self.X_cf)
+        return [
+            [
+                (names[j], old[i][j], new[i][j], bool(numeric[j]))
+                for j in np.flatnonzero(row)
+            ]
+            for i, row in enumerate(changed)
+        ]
+
+    def to_frame(self, kind="counterfactual"):
+        """Per-row table (needs pandas).
+
+        Parameters
+        ----------
+        kind : {"counterfactual", "delta", "changes"}, default="counterfactual"
+            ``"counterfactual"``: feature columns hold the counterfactual
+            values (original units and dtypes on the raw-data road).
+            ``"delta"``: the changes; on the raw-data road each changed cell
+            reads ``"24 → 12"`` or ``"'A11' → 'A14'"`` and unchanged cells are
+            empty. ``"changes"``: one line per changed feature of each row
+            (``row``, ``feature``, ``from``, ``to``).
+
+        Returns
+        -------
+        frame : pandas.DataFrame
+            Feature columns then ``y_pred``, ``y_cf_pred``, ``target``, ``valid``,
+            ``violations``, ``n_iter``, ``l0``, ``l1``, ``l2`` (not for
+            ``"changes"``). The index is the input's when it had one.
+        """
+        from .utils._optional import import_optional
+
+        pd = import_optional("pandas")
+        if kind not in ("counterfactual", "delta", "changes"):
+            raise ValueError(
+                f"kind must be 'counterfactual', 'delta' or 'changes', got {kind!r}"
+            )
+        index = self.X.index if hasattr(self.X, "index") else None
+        columns = [str(n) for n in self.feature_names]
+        if kind == "changes":
+            rows = [
+                {
+                    "row": index[i] if index is not None else i,
+                    "feature": name,
+                    "from": a,
+                    "to": b,
+                }
+                for i, items in enumerate(self._changes())
+                for name, a, b, _ in items
+            ]
+            return pd.DataFrame(rows, columns=["row", "feature", "from", "to"])
+        if kind == "counterfactual":
+            if hasattr(self.X_cf, "iloc"):
+                frame = self.X_cf.copy()
+                frame.columns = columns
+            else:
+                frame = pd.DataFrame(
+                    np.asarray(self.X_cf), columns=columns, index=index
+                )
+        elif self.space is None:
+            frame = pd.DataFrame(self.delta, columns=columns, index=index)
+        else:
+            cells = np.full((len(self), len(columns)), "", dtype=object)
+            position = {name: j for j, name in enumerate(columns)}
+            for i, items in enumerate(self._changes()):
+                for name, a, b, _ in items:
+                    cells[i, position[name]] = f"{_fmt(a)} → {_fmt(b)}"
+            frame = pd.DataFrame(cells, columns=columns, index=index)
+        return self._meta(frame)
+
+    def to_text(self):
+        """One readable recourse sentence per row.
+
+        Returns
+        -------
+        text : list of str
+            E.g. ``"Reduce duration from 24 to 12; change checking_status
+            from 'A11' to 'A14'."``; ``"No valid counterfactual found."`` for
+            rows without one.
+        """
+        out = []
+        for i, items in enumerate(self._changes()):
+            if not self.valid[i]:
+                out.append("No valid counterfactual found.")
+                continue
+            if not items:
+                out.append(f"No change needed: predicted {self.y_pred[i]!r} already.")
+                continue
+            parts = []
+            for name, a, b, numeric in items:
+                if numeric:
+                    verb = "increase" if float(b) > float(a) else "reduce"
+                    parts.append(f"{verb} {name} from {_fmt(a)} to {_fmt(b)}")
+                else:
+                    parts.append(f"change {name} from {_fmt(a)} to {_fmt(b)}")
+            text = "; ".join(parts)
+            out.append(text[0].upper() + text[1:] + ".")
+        return out
 
     def __repr__(self) -> str:
         return (
             f"CounterfactualSet(n={len(self)}, validity={self.validity:.3f}, "
             f"mean_l1={float(np.mean(self.l1)) if len(self) else 0:.3f})"
         )
+
+
+def _as_rows(X):
+    """Rows of a DataFrame or array as lists of Python values."""
+    if hasattr(X, "iloc"):
+        return X.astype(object).to_numpy().tolist()
+    return np.asarray(X).tolist()
+
+
+def _fmt(value):
+    """A value as a person reads it: 24, 0.25, 'A11'."""
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (Integral, np.integer)):
+        return str(int(value))
+    if isinstance(value, (Real, np.floating)):
+        v = float(value)
+        return str(int(v)) if v.is_integer() and abs(v) < 1e15 else f"{v:.6g}"
+    return repr(value)
 
 
 class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
@@ -245,6 +393,9 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         """
         X, y = self._validate_fit_data(X, y)
         self.estimator_ = self._fit_estimator(X, y)
+        self.space_ = self._compile_space(self.estimator_, X)
+        if self.space_ is not None:  # the raw road: search the compiled space
+            X = self.space_.encode(X)
         self.model_ = self._adapt_model(self.estimator_)
         proba = self.model_.predict_proba(X[:1])
         n_out = proba.shape[1]
@@ -256,12 +407,60 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
                 f"{self.classes_!r}; check the estimator's classes_."
             )
         self._check_target_param()
-        self.scale_ = _robust_scale(X)
-        self.constraints_ = self._build_constraints(X)
+        if self.space_ is None:
+            self.scale_ = robust_scale(X)
+            self.constraints_ = self._build_constraints(X)
+        else:
+            self.scale_ = self.space_.search_scale(X)
+            self.constraints_ = self.space_.constraints(
+                immutable=self.immutable,
+                increase_only=self.increase_only,
+                decrease_only=self.decrease_only,
+                bounds=self.bounds,
+            )
         self._fit(X, y)
         return self
 
+    def _raw_road(self):
+        """Whether ``estimator`` is a pipeline whose preprocessing skcf compiles."""
+        return is_raw_pipeline(self.estimator)
+
+    def _validate_raw(self, X, reset):
+        """Check a raw input (DataFrame or array) without converting it."""
+        if not hasattr(X, "iloc"):
+            X = np.asarray(X)
+            if X.ndim != 2:
+                raise ValueError(
+                    f"Expected a 2D DataFrame or array, got shape {X.shape}; "
+                    "reshape a single row with X.reshape(1, -1)."
+                )
+            if not X.flags.writeable or X.strides[0] < 0 or X.strides[1] < 0:
+                X = X.copy()
+        validate_data(self, X, reset=reset, skip_check_array=True)
+        return X
+
+    def _compile_space(self, estimator, X):
+        if not self._raw_road():
+            return None
+        pipe = estimator
+        if type(pipe).__name__ == "FrozenEstimator":
+            pipe = pipe.estimator
+        return TabularSpace.from_pipeline(
+            pipe, X, categorical=self.categorical, integer=self.integer
+        )
+
+    def _final_estimator(self):
+        pipe = self.estimator_
+        if type(pipe).__name__ == "FrozenEstimator":
+            pipe = pipe.estimator
+        return pipe.steps[-1][1]
+
     def _validate_fit_data(self, X, y):
+        if self._raw_road():
+            X = self._validate_raw(X, reset=True)
+            if X.shape[0] < 1:
+                raise ValueError("fit needs at least one sample")
+            return X, y
         if y is None:
             X = validate_data(self, X, reset=True, dtype=[np.float64, np.float32])
         else:
@@ -291,8 +490,23 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             est.fit(X, y)
         return est
 
-    def _adapt_model(self, estimator):
-        if self._requires_gradients:
+    def _adapt_model(self, estimator, gradients=None):
+        """The model the engine runs: differentiable when ``gradients`` (default:
+        the generator's need), else possibly a black box."""
+        gradients = self._requires_gradients if gradients is None else gradients
+        space = getattr(self, "space_", None)
+        if space is not None:  # the model sees the compiled preprocessing's output
+            final = self._final_estimator()
+            if gradients:
+                model = as_differentiable(final, device=self.device)
+            else:
+                model = as_model(final, device=self.device)
+            if isinstance(model, BlackBoxModel):
+                return BlackBoxModel(MappedEstimator(final, space))
+            step = space.torch_map().to(device=model.device, dtype=model.dtype)
+            model.preprocess = [step, *model.preprocess]
+            return model
+        if gradients:
             model = as_differentiable(estimator, device=self.device)
         else:
             model = as_model(estimator, device=self.device)
@@ -498,26 +712,42 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         cf : CounterfactualSet
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        space = self.space_
+        X_in = X
+        if space is None:
+            X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+            Z = X
+        else:
+            X = self._validate_raw(X, reset=False)
         start = time.perf_counter()
+        if space is not None:
+            Z = space.encode(X)
         n = X.shape[0]
-        proba0 = self.model_.predict_proba(X)
+        proba0 = self._judge_proba(X, Z)
+        if not np.isfinite(proba0).all():
+            raise ValueError(
+                f"The model returned non-finite probabilities for "
+                f"{int((~np.isfinite(proba0).all(axis=1)).sum())} factual row(s); "
+                "check the inputs (values beyond the model's range?)."
+            )
         y0 = proba0.argmax(axis=1)
         tgt, untargeted = self._resolve_targets(target, y0, n)
         if n:
-            X_cf, n_iter = self._generate(X, y0, tgt, untargeted)
+            Z_cf, n_iter = self._generate(Z, y0, tgt, untargeted)
         else:
-            X_cf, n_iter = X.copy(), np.zeros(0, dtype=np.int64)
-        X_cf = np.asarray(X_cf).astype(X.dtype, copy=False)  # judge what is returned
-        reached, _, y_cf = reaches_target(
-            self.model_.predict_proba(X_cf), y0, tgt, untargeted, self.tau
-        )
-        violations = self._violations(X, X_cf)
+            Z_cf, n_iter = Z.copy(), np.zeros(0, dtype=np.int64)
+        Z_cf = np.asarray(Z_cf).astype(Z.dtype, copy=False)  # judge what is returned
+        X_cf = Z_cf if space is None else space.decode(Z_cf, X, Z)
+        proba = self._judge_proba(X_cf, Z_cf)
+        reached, _, y_cf = reaches_target(proba, y0, tgt, untargeted, self.tau)
+        reached &= np.isfinite(proba).all(axis=1)
+        violations = self._returned_violations(X, X_cf)
         valid = reached & (violations == 0)
-        X_cf = np.where(valid[:, None], X_cf, X).astype(X.dtype, copy=False)
         if not valid.all():  # describe the rows actually returned (the factuals)
+            Z_cf = np.where(valid[:, None], Z_cf, Z).astype(Z.dtype, copy=False)
+            X_cf = Z_cf if space is None else space.decode(Z_cf, X, Z)
             y_cf = np.where(valid, y_cf, y0)
-            violations = np.where(valid, violations, self._violations(X, X))
+            violations = np.where(valid, violations, self._returned_violations(X, X))
         elapsed = time.perf_counter() - start
         n_bad = int(n - valid.sum())
         if n_bad:
@@ -534,7 +764,7 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         target_labels = np.where(untargeted, "other", self.classes_[tgt].astype(object))
         return CounterfactualSet(
             X=X,
-            X_cf=X_cf,
+            X_cf=_wrap_data_with_container("transform", X_cf, X_in, self),
             y_pred=self.classes_[y0],
             y_cf_pred=self.classes_[y_cf],
             target=target_labels,
@@ -543,7 +773,28 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             n_iter=n_iter,
             feature_names=self.get_feature_names_out(),
             elapsed=elapsed,
+            Z=Z,
+            Z_cf=Z_cf,
+            space=space,
         )
+
+    def _judge_proba(self, X, Z):
+        """Probabilities the validity of ``X`` (search rows ``Z``) is judged on.
+
+        On the raw road the user's own pipeline judges the returned values;
+        otherwise the adapted model does.
+        """
+        if self.space_ is None:
+            return self.model_.predict_proba(Z)
+        if not len(X):
+            return np.zeros((0, len(self.classes_)))
+        return np.asarray(self.estimator_.predict_proba(X), dtype=np.float64)
+
+    def _returned_violations(self, X, X_cf):
+        """Broken constraints of the returned rows (original units on the raw road)."""
+        if self.space_ is None:
+            return self._violations(X, X_cf)
+        return self.space_.violations(X, X_cf, self.constraints_["columns"])
 
     def _resolve_targets(self, target, y0, n):
         spec = self.target if target is None else target
@@ -682,7 +933,10 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         score : float
         """
         cf = self.explain(X)
-        cost = np.abs(cf.delta / self.scale_).mean(axis=1)
+        if self.space_ is None:
+            cost = np.abs(cf.delta / self.scale_).mean(axis=1)
+        else:  # original columns: numeric changes in MADs, a category switch 1
+            cost = np.abs(cf._cost).mean(axis=1)
         return float(np.mean(cf.valid / (1.0 + cost)))
 
     def __sklearn_tags__(self):
@@ -715,12 +969,3 @@ def _mask(d, idx):
     m = np.zeros(d, dtype=bool)
     m[idx] = True
     return m
-
-
-def _robust_scale(X):
-    """Median absolute deviation per feature, falling back to std, then 1."""
-    X = np.asarray(X, dtype=np.float64)
-    mad = np.median(np.abs(X - np.median(X, axis=0)), axis=0)
-    std = X.std(axis=0)
-    scale = np.where(mad > 1e-12, mad, std)
-    return np.where(scale > 1e-12, scale, 1.0)

@@ -4,7 +4,10 @@ The ``make_*`` functions generate small 2-D sets (linearly separable blobs,
 moons, circles and the age/debt credit toy of seed 002, Example 3.1). The
 ``load_*`` functions read local, sha256-verified copies of German credit
 (shipped with skcf), Adult, HELOC, Taiwan credit and CTG, and return their
-actionability metadata alongside the data.
+actionability metadata alongside the data: by default the one-hot encoded,
+standardised array; with ``as_frame=True`` the features in their original
+units as a DataFrame (categorical columns of ``category`` dtype), for a
+pipeline that does its own encoding.
 """
 
 from ._loaders import (

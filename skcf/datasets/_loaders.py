@@ -1,11 +1,20 @@
 """Loaders for real tabular data sets used to benchmark counterfactuals.
 
 Every loader reads a local copy of the data (only German credit ships with
-skcf), checks its sha256 before parsing, one-hot encodes the categorical
-columns, optionally standardises the numeric ones and returns a
+skcf), checks its sha256 before parsing and returns a
 :class:`~sklearn.utils.Bunch` that also carries the actionability metadata
 (immutable, one-directional, categorical and integer columns) in the form the
-generators take as keyword arguments.
+generators take as keyword arguments. There are two roads:
+
+- ``as_frame=False`` (default), the encoded road: a float64 array with the
+  categorical columns one-hot encoded and, optionally, the numeric ones
+  standardised; actionability by column index.
+- ``as_frame=True``, the raw road: a DataFrame of the features in their
+  original units (integer columns int64, categorical columns ``category``
+  dtype, ordered where the values have a real order), for a pipeline that
+  does its own encoding; actionability by original column name, and the
+  ``categorical_features`` and ``numeric_features`` lists to build a
+  :class:`~sklearn.compose.ColumnTransformer`.
 
 Nothing is downloaded unless ``download_if_missing=True`` is passed explicitly.
 """
@@ -288,9 +297,7 @@ def _raw_features(raw, *, features, categories, ordered, na_values):
         values = raw[feature].reset_index(drop=True)
         if feature not in categories:
             is_int = pd.api.types.is_integer_dtype(values.dtype)
-            columns[feature] = values.to_numpy(
-                dtype=np.int64 if is_int else np.float64
-            )
+            columns[feature] = values.to_numpy(dtype=np.int64 if is_int else np.float64)
             continue
         if pd.api.types.is_string_dtype(values.dtype):
             values = values.str.strip()
@@ -569,8 +576,10 @@ other_payment_plans (14), housing (15), existing_credits (16), job (17),
 num_dependents (18, people liable), own_telephone (19), foreign_worker (20).
 
 Actionability: personal_status and foreign_worker are immutable; age and
-residence_since can only increase; employment can only increase too, but it
-is one-hot encoded so it is listed only as a categorical group.
+residence_since can only increase; employment can only increase too: in the
+encoded data it is one-hot encoded, so it is listed only as a categorical
+group; in the raw frame (``as_frame=True``) it is an ordered categorical
+(A71 < A72 < A73 < A74 < A75) listed as increase-only.
 
 Source: UCI Machine Learning Repository, "Statlog (German Credit Data)",
 donated by Prof. Hans Hofmann (Universitaet Hamburg). Hofmann, H. (1994),
@@ -594,7 +603,10 @@ def load_german_credit(
     1,000 rows, 20 attributes (7 numeric, 13 categorical, 61 columns once
     one-hot encoded); label 1 = good credit risk (favourable, 700 rows),
     0 = bad (300 rows). A verified copy of the UCI file ships with skcf, so
-    this loader always works offline.
+    this loader always works offline. With ``as_frame=True`` the 20
+    attributes are returned as they are in the file: the 7 numeric ones as
+    int64, the 13 categorical ones as ``category`` columns of UCI codes
+    (``'A11'``, ...).
 
     The file ``german.data`` is looked up in ``data_home`` (either the file
     itself or a ``german_credit/`` sub-folder holding it), then in the folder
@@ -640,10 +652,25 @@ def load_german_credit(
     -----
     Personal status/sex and foreign worker are immutable (all their one-hot
     columns); age and present residence since are increase-only; present
-    employment since is increase-only as well but one-hot encoded, so it only
-    appears in ``categorical``. Categories are ordered by their UCI code
-    (``A40``, ``A41``, ..., ``A410``). Source: UCI Machine Learning Repository
-    (Hofmann, 1994), license CC BY 4.0.
+    employment since is increase-only as well: in the encoded data it is
+    one-hot encoded, so it only appears in ``categorical``; in the raw frame
+    it is an ordered categorical and appears in ``increase_only``. The
+    one-hot columns, and the categories of the raw frame, follow the natural
+    order of the UCI codes (``A40``, ``A41``, ..., ``A49``, ``A410``).
+
+    In the raw frame (``as_frame=True``) only ``employment`` is an ordered
+    categorical: A71 unemployed < A72 under 1 year < A73 1 to 4 years <
+    A74 4 to 7 years < A75 7 years or more. ``savings_status`` (A61 under
+    100 DM, A62 100 to 500 DM, A63 500 to 1000 DM, A64 1000 DM or more) and
+    ``checking_status`` (A11 under 0 DM, A12 0 to 200 DM, A13 200 DM or
+    more) have an order by amount, but each also has a code that fits nowhere
+    in it (A65 unknown or no savings account, A14 no checking account), so
+    both are unordered. So are the other categorical attributes: the data
+    set documents no order for them (``job``, A171 to A174, reads like a
+    skill scale but is not documented as ordinal).
+
+    Source: UCI Machine Learning Repository (Hofmann, 1994), license
+    CC BY 4.0.
 
     Examples
     --------
@@ -653,11 +680,32 @@ def load_german_credit(
     ((1000, 61), (1000,), 700)
     >>> bunch.feature_names[:3]
     ['checking_status=A11', 'checking_status=A12', 'checking_status=A13']
+
+    With ``as_frame=True`` the features keep their original units and codes:
+
     >>> X, y = load_german_credit(return_X_y=True, as_frame=True)
-    >>> round(float(X["age"].std(ddof=0)), 6)
-    1.0
-    >>> load_german_credit(as_frame=True).actionability["increase_only"]
-    ['residence_since', 'age']
+    >>> X.shape, y.name, int(y.sum())
+    ((1000, 20), 'class', 700)
+    >>> X.dtypes["checking_status"].name, X.loc[0, "checking_status"]
+    ('category', 'A11')
+    >>> X.dtypes["age"].name, int(X.loc[0, "age"])
+    ('int64', 67)
+    >>> X["employment"].cat.categories.tolist(), X["employment"].cat.ordered
+    (['A71', 'A72', 'A73', 'A74', 'A75'], True)
+    >>> bunch = load_german_credit(as_frame=True)
+    >>> bunch.actionability["immutable"], bunch.actionability["increase_only"]
+    (['personal_status', 'foreign_worker'], ['employment', 'residence_since', 'age'])
+    >>> from sklearn.compose import ColumnTransformer
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import OneHotEncoder, StandardScaler
+    >>> encoder = ColumnTransformer([
+    ...     ("num", StandardScaler(), bunch.numeric_features),
+    ...     ("cat", OneHotEncoder(), bunch.categorical_features),
+    ... ])
+    >>> model = make_pipeline(encoder, LogisticRegression(max_iter=1000))
+    >>> model.fit(bunch.data, bunch.target).score(bunch.data, bunch.target) > 0.7
+    True
     """
     content = _load_bytes("german_credit", "german.data", data_home, False)
     pd = import_optional("pandas")
@@ -675,6 +723,7 @@ def load_german_credit(
         (raw["class"] == 1).to_numpy(),
         features=names,
         categories={name: None for name, is_cat in _GERMAN_COLUMNS if is_cat},
+        ordered={"employment": None},
         immutable=["personal_status", "foreign_worker"],
         increase_only=["employment", "residence_since", "age"],
         target_name="class",
@@ -819,6 +868,26 @@ _ADULT_CATEGORIES = {
     ],
 }
 _ADULT_WITH_MISSING = ("workclass", "occupation", "native-country")
+# education in the order of its code education-num (1 to 16), the order of the
+# ordered categorical of the raw frame.
+_ADULT_EDUCATION_ORDER = [
+    "Preschool",
+    "1st-4th",
+    "5th-6th",
+    "7th-8th",
+    "9th",
+    "10th",
+    "11th",
+    "12th",
+    "HS-grad",
+    "Some-college",
+    "Assoc-voc",
+    "Assoc-acdm",
+    "Bachelors",
+    "Masters",
+    "Prof-school",
+    "Doctorate",
+]
 _ADULT_N_TRAIN, _ADULT_N_TEST = 32561, 16281
 
 _ADULT_DESCR = """\
@@ -833,8 +902,9 @@ by default and rows with a missing value (``?``) are dropped by default
 
 Actionability: race, sex, native-country, marital-status and relationship are
 immutable; age and education-num can only increase; education can only
-increase too, but it is one-hot encoded so it is listed only as a categorical
-group.
+increase too: in the encoded data it is one-hot encoded, so it is listed only
+as a categorical group; in the raw frame (``as_frame=True``) it is an ordered
+categorical (in the order of education-num) listed as increase-only.
 
 Source: UCI Machine Learning Repository "Adult" (Becker & Kohavi, 1996),
 https://doi.org/10.24432/C5XW20. License: CC BY 4.0. Expected files:
@@ -905,7 +975,10 @@ def load_adult(
     Label 1 = income ``>50K`` (favourable), 0 = ``<=50K``. With the defaults
     (``dropna=True``, ``drop_fnlwgt=True``) the training subset has 30,162
     rows and 103 columns once one-hot encoded. The encoded columns are the
-    same for every ``subset``.
+    same for every ``subset``. With ``as_frame=True`` the 13 features are
+    returned as they are in the file: 5 integer columns (6 with ``fnlwgt``)
+    as int64 and 8 ``category`` columns whose categories are the values
+    found in either file, so that the train and test frames share dtypes.
 
     The files ``adult.data.gz`` (train) and ``adult.test.gz`` (test) are
     looked up in ``data_home`` (either the file itself or an ``adult/``
@@ -938,8 +1011,11 @@ def load_adult(
         property of the person). It stays in ``raw_frame``.
 
     dropna : bool, default=True
-        If True, drop the rows with a missing value (``?``). If False, ``?``
-        is kept as its own category (``workclass=?`` and so on).
+        If True, drop the rows with a missing value (``?``). If False, keep
+        them: in the encoded data ``?`` is its own category (``workclass=?``
+        and so on); in the raw frame (``as_frame=True``) it is a missing value
+        (NaN) of the categorical columns workclass, occupation and
+        native-country, in 2,399 training and 1,221 test rows.
 
     download_if_missing : bool, default=False
         If True and the files are not found, fetch the OpenML copy
@@ -963,9 +1039,22 @@ def load_adult(
     Notes
     -----
     Immutable: race, sex, native-country, marital-status, relationship (all
-    their one-hot columns). Increase-only: age, education-num; education is
-    one-hot encoded, so it only appears in ``categorical``. Source: UCI Machine
-    Learning Repository (Becker & Kohavi, 1996), license CC BY 4.0.
+    their one-hot columns). Increase-only: age, education-num, and education:
+    in the encoded data education is one-hot encoded, so it only appears in
+    ``categorical``; in the raw frame it is an ordered categorical and
+    appears in ``increase_only``.
+
+    In the raw frame (``as_frame=True``) only ``education`` is an ordered
+    categorical, in the order of its code ``education-num`` (Preschool <
+    1st-4th < ... < HS-grad < Some-college < Assoc-voc < Assoc-acdm <
+    Bachelors < Masters < Prof-school < Doctorate). Both ``education`` and
+    ``education-num`` are kept, as in the file. The other categorical columns
+    are unordered, their categories sorted by name. Values are stripped of
+    whitespace and ``?`` becomes NaN (see ``dropna``); the test file's
+    ``income`` loses its trailing ``.`` and becomes the target.
+
+    Source: UCI Machine Learning Repository (Becker & Kohavi, 1996), license
+    CC BY 4.0.
 
     Examples
     --------
@@ -975,6 +1064,11 @@ def load_adult(
     (30162, 103)
     >>> bunch.feature_names[1]  # doctest: +SKIP
     'workclass=Federal-gov'
+    >>> X, y = load_adult(
+    ...     data_home="/path/to/data", return_X_y=True, as_frame=True
+    ... )  # doctest: +SKIP
+    >>> X.shape, X.dtypes["education"].ordered, int(X.loc[0, "age"])  # doctest: +SKIP
+    ((30162, 13), True, 39)
     """
     pd = import_optional("pandas")
     wanted = {
@@ -1010,6 +1104,8 @@ def load_adult(
         (raw["income"] == ">50K").to_numpy(),
         features=features,
         categories=categories,
+        ordered={"education": _ADULT_EDUCATION_ORDER},
+        na_values=("?",),
         immutable=["marital-status", "relationship", "race", "sex", "native-country"],
         increase_only=["age", "education", "education-num"],
         target_name="income",
@@ -1073,7 +1169,9 @@ def load_heloc(
 
     23 integer-coded numeric features; label 1 = ``Good`` (favourable),
     0 = ``Bad``. With ``dropna=True`` the 588 rows without a bureau record
-    (all features ``-9``) are dropped, leaving 9,871 of 10,459 rows.
+    (all features ``-9``) are dropped, leaving 9,871 of 10,459 rows. With
+    ``as_frame=True`` the 23 features are int64 columns holding the numbers
+    of the file, special codes included (see Notes).
 
     The file ``heloc_dataset_v1.csv`` is looked up in ``data_home`` (either
     the file itself or a ``heloc/`` sub-folder holding it), then in the folder
@@ -1119,8 +1217,20 @@ def load_heloc(
     -----
     Immutable: ExternalRiskEstimate. Increase-only: MSinceOldestTradeOpen,
     AverageMInFile, NumTrades60Ever2DerogPubRec, NumTrades90Ever2DerogPubRec,
-    MaxDelqEver, NumTotalTrades. Source: FICO xML Challenge 2018; no open
-    license (FICO data-use terms).
+    MaxDelqEver, NumTotalTrades. All 23 features are integer-valued.
+
+    The file codes special cases as negative numbers, which both the encoded
+    data and the raw frame keep as they are: ``-9`` no bureau record or not
+    investigated (the 588 rows with ``-9`` in every feature are dropped with
+    ``dropna=True``; other rows may still hold a ``-9``), ``-8`` no usable or
+    valid trades or inquiries, ``-7`` condition not met (e.g. no
+    delinquency). They are not missing values: a model or a generator that
+    treats a column as a quantity should handle them, e.g. with a
+    missing-value indicator. The two ordinal delinquency codes
+    (MaxDelq2PublicRecLast12M, MaxDelqEver) stay numeric, so the raw frame
+    has no categorical column.
+
+    Source: FICO xML Challenge 2018; no open license (FICO data-use terms).
 
     Examples
     --------
@@ -1128,6 +1238,9 @@ def load_heloc(
     >>> X, y = load_heloc(data_home="/path/to/data", return_X_y=True)  # doctest: +SKIP
     >>> X.shape  # doctest: +SKIP
     (9871, 23)
+    >>> bunch = load_heloc(data_home="/path/to/data", as_frame=True)  # doctest: +SKIP
+    >>> bunch.categorical_features, len(bunch.numeric_features)  # doctest: +SKIP
+    ([], 23)
     """
     content = _load_bytes(
         "heloc", "heloc_dataset_v1.csv", data_home, download_if_missing
@@ -1178,14 +1291,18 @@ Default of credit card clients (Taiwan) data set
 features (the ID column is dropped). Label: 1 = no default next month
 (favourable, 23,364 rows), 0 = default (6,636 rows); the file's column
 ``default payment next month`` is the opposite. SEX, EDUCATION and MARRIAGE
-are one-hot encoded with their numeric codes (e.g. ``SEX=2`` is female;
-EDUCATION 0, 5, 6 and MARRIAGE 0 are undocumented codes); the repayment
-statuses PAY_0, PAY_2..PAY_6 are ordinal and kept numeric.
+are nominal: one-hot encoded with their numeric codes (e.g. ``SEX=2`` is
+female; EDUCATION 0, 5, 6 and MARRIAGE 0 are undocumented codes), or
+``category`` columns of those integer codes in the raw frame
+(``as_frame=True``); the repayment statuses PAY_0, PAY_2..PAY_6 are ordinal
+and kept numeric.
 
 Actionability: SEX and MARRIAGE are immutable; AGE can only increase;
-EDUCATION can only increase too, but it is one-hot encoded so it is listed
-only as a categorical group. The past repayment history (PAY_*, BILL_AMT*,
-PAY_AMT*) is often also held fixed: add those columns to ``immutable`` if so.
+EDUCATION can only increase too, but it is categorical without a usable order
+(1 graduate school, 2 university, 3 high school, 4 others, and undocumented
+codes), so it is listed only as categorical. The past repayment history
+(PAY_*, BILL_AMT*, PAY_AMT*) is often also held fixed: add those columns to
+``immutable`` if so.
 
 Source: UCI Machine Learning Repository "default of credit card clients"
 (Yeh, 2009), https://doi.org/10.24432/C55S3H. License: CC BY 4.0. Expected
@@ -1224,7 +1341,9 @@ def load_taiwan_credit(
 
     30,000 rows, 23 features (33 columns once SEX, EDUCATION and MARRIAGE are
     one-hot encoded); label 1 = no default next month (favourable, 23,364
-    rows), 0 = default (6,636 rows).
+    rows), 0 = default (6,636 rows). With ``as_frame=True`` the features are
+    the numbers of the file: 20 int64 columns and SEX, EDUCATION and
+    MARRIAGE as ``category`` columns of their integer codes.
 
     The file ``default_of_credit_card_clients.csv.gz`` is looked up in
     ``data_home`` (either the file itself or a ``taiwan_credit/`` sub-folder
@@ -1268,7 +1387,16 @@ def load_taiwan_credit(
     Notes
     -----
     Immutable: SEX and MARRIAGE (all their one-hot columns). Increase-only:
-    AGE; EDUCATION is one-hot encoded, so it only appears in ``categorical``.
+    AGE. EDUCATION only increases in reality, but its codes have no usable
+    order (4 "others" and the undocumented 0, 5 and 6 fit nowhere, and code 1
+    is the highest level), so it is an unordered categorical in the raw frame
+    and appears in neither ``increase_only`` list; in the encoded data it
+    only appears in ``categorical``. The raw frame keeps SEX (1 male,
+    2 female), EDUCATION and MARRIAGE (1 married, 2 single, 3 others) as
+    unordered ``category`` columns of their integer codes, so that
+    ``categorical_features`` one-hot encodes them as the encoded data does;
+    the repayment statuses PAY_* (-2 to 8) stay numeric.
+
     Source: UCI Machine Learning Repository (Yeh, 2009), license CC BY 4.0.
 
     Examples
@@ -1277,6 +1405,11 @@ def load_taiwan_credit(
     >>> bunch = load_taiwan_credit(data_home="/path/to/data")  # doctest: +SKIP
     >>> bunch.data.shape  # doctest: +SKIP
     (30000, 33)
+    >>> bunch = load_taiwan_credit(
+    ...     data_home="/path/to/data", as_frame=True
+    ... )  # doctest: +SKIP
+    >>> bunch.data.shape, bunch.categorical_features  # doctest: +SKIP
+    ((30000, 23), ['SEX', 'EDUCATION', 'MARRIAGE'])
     """
     pd = import_optional("pandas")
     filename = "default_of_credit_card_clients.csv.gz"
@@ -1334,7 +1467,8 @@ Cardiotocography (CTG) data set
 -------------------------------
 
 2,126 fetal cardiotocograms, 21 features (signal measurements; AC, FM, UC, DL,
-DS, DP are per-second rates; Tendency, -1/0/1, is one-hot encoded). Label:
+DS, DP are per-second rates; Tendency, -1/0/1, is categorical: one-hot
+encoded, or a ``category`` column of its codes with ``as_frame=True``). Label:
 fetal state NSP. With ``binary=True``: 1 = normal (favourable, 1,655 rows),
 0 = suspect or pathologic (471 rows). With ``binary=False``: 0 = normal
 (1,655), 1 = suspect (295), 2 = pathologic (176), i.e. NSP - 1. The
@@ -1370,7 +1504,10 @@ def load_ctg(
     2,126 rows, 21 features (23 columns once Tendency is one-hot encoded).
     With ``binary=True`` the label is 1 = normal fetal state (favourable,
     1,655 rows) and 0 = suspect or pathologic; with ``binary=False`` it is
-    0 = normal, 1 = suspect, 2 = pathologic.
+    0 = normal, 1 = suspect, 2 = pathologic. With ``as_frame=True`` the
+    features are the numbers of the file: 12 int64 columns, 8 float64
+    columns (the per-second rates AC, FM, UC, DL, DS, DP and MSTV, MLTV) and
+    Tendency as a ``category`` column of its codes -1, 0, 1.
 
     The file ``ctg.csv`` is looked up in ``data_home`` (either the file itself
     or a ``ctg/`` sub-folder holding it), then in the folder named by the
@@ -1416,7 +1553,9 @@ def load_ctg(
 
     Notes
     -----
-    No feature is immutable or one-directional. Source: UCI Machine Learning
+    No feature is immutable or one-directional. Tendency (histogram
+    asymmetry: -1 left, 0 symmetric, 1 right) is an unordered categorical in
+    the raw frame, as in the encoded data. Source: UCI Machine Learning
     Repository (Campos & Bernardes, 2000), license CC BY 4.0.
 
     Examples
@@ -1425,6 +1564,11 @@ def load_ctg(
     >>> bunch = load_ctg(data_home="/path/to/data", binary=False)  # doctest: +SKIP
     >>> bunch.data.shape, bunch.target_names.tolist()  # doctest: +SKIP
     ((2126, 23), ['normal', 'suspect', 'pathologic'])
+    >>> X, y = load_ctg(
+    ...     data_home="/path/to/data", binary=False, return_X_y=True, as_frame=True
+    ... )  # doctest: +SKIP
+    >>> X.shape, sorted(y.unique().tolist())  # doctest: +SKIP
+    ((2126, 21), [0, 1, 2])
     """
     content = _load_bytes("ctg", "ctg.csv", data_home, download_if_missing)
     pd = import_optional("pandas")

@@ -11,7 +11,7 @@ from sklearn.utils import check_random_state, get_tags
 from .._engine import ProjectedGradient, RadiusSearch, StabilityTerm, solve
 from ..base import BaseGenerator, reaches_target
 from ..exceptions import CounterfactualWarning
-from ..models import as_differentiable
+from ..models._space import is_raw_pipeline
 from ..utils._sklearn_compat import HasMethods, Interval, StrOptions, _fit_context
 from ._pgd import PGDGenerator
 
@@ -203,6 +203,9 @@ class StableNeighborSearch(BaseGenerator):
     def tau(self):
         return getattr(self.generator, "tau", 0.0)
 
+    def _raw_road(self):
+        return is_raw_pipeline(getattr(self.generator, "estimator", None))
+
     def __sklearn_clone__(self):
         # plain parameter cloning; clone(generator) keeps a fitted model shared
         return BaseEstimator.__sklearn_clone__(self)
@@ -232,9 +235,10 @@ class StableNeighborSearch(BaseGenerator):
         gen = clone(self.generator).fit(X, y)
         self.generator_ = gen
         self.estimator_ = gen.estimator_
+        self.space_ = gen.space_
         model = gen.model_
         if not hasattr(model, "logits"):  # gradient-free inner generator
-            model = as_differentiable(gen.estimator_, device=gen.device)
+            model = gen._adapt_model(gen.estimator_, gradients=True)
             model.classes = getattr(gen.model_, "classes", None)
         self.model_ = model
         self.classes_ = gen.classes_
@@ -261,7 +265,8 @@ class StableNeighborSearch(BaseGenerator):
         unit = pgd.eps_ / pgd.n_radii
         if cf.valid.any():
             # the radius of the ball that produced each counterfactual
-            k = np.ceil(cf.l2[cf.valid] / unit - 1e-6).clip(1, pgd.n_radii)
+            l2 = np.linalg.norm(cf.Z_cf - cf.Z, axis=1)  # the search space's
+            k = np.ceil(l2[cf.valid] / unit - 1e-6).clip(1, pgd.n_radii)
             eps = float(k.max() * unit)
         else:
             eps = float(pgd.eps_)

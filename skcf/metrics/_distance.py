@@ -11,7 +11,7 @@ from numbers import Real
 import numpy as np
 from sklearn.utils import check_array
 
-from ..base import _robust_scale
+from ..utils._scale import robust_scale as _robust_scale
 from ..utils._sklearn_compat import Interval, StrOptions, validate_params
 
 __all__ = [

@@ -8,11 +8,13 @@ from ._adapters import (
     is_differentiable,
 )
 from ._mlp import MLP
+from ._space import TabularSpace
 
 __all__ = [
     "BlackBoxModel",
     "DifferentiableModel",
     "MLP",
+    "TabularSpace",
     "as_differentiable",
     "as_model",
     "is_differentiable",

@@ -8,4 +8,5 @@ from sklearn.utils._param_validation import (  # noqa: F401
     validate_parameter_constraints,
     validate_params,
 )
+from sklearn.utils._set_output import _wrap_data_with_container  # noqa: F401
 from sklearn.utils.validation import validate_data  # noqa: F401

@@ -151,25 +151,27 @@ def test_german_credit_raw_values_and_round_trip():
 
 
 def test_german_credit_as_frame():
+    # as_frame=True is the raw road: original units, not the encoded matrix
+    # (tests/datasets/test_raw_frames.py checks it in depth).
     bunch = load_german_credit(as_frame=True)
     X, y = bunch.data, bunch.target
     assert isinstance(X, pd.DataFrame) and isinstance(y, pd.Series)
     assert list(X.columns) == bunch.feature_names
-    assert (X.dtypes == np.float64).all()
+    assert X.shape == (1000, 20)
+    assert X["checking_status"].dtype == "category"
+    assert X["age"].dtype == np.int64
     assert y.name == "class"
-    assert bunch.frame.shape == (1000, 62)
+    assert_array_equal(y.to_numpy(), load_german_credit().target)
+    assert bunch.frame.shape == (1000, 21)
+    # raw_frame is kept for backward compatibility: the table as read.
     assert bunch.raw_frame.shape == (1000, 21)
     assert bunch.raw_frame["checking_status"].iloc[0] == "A11"
     assert bunch.raw_frame["age"].iloc[0] == 67
     act = bunch.actionability
-    assert act["increase_only"] == ["residence_since", "age"]
-    assert "foreign_worker=A201" in act["immutable"]
-    assert ["own_telephone=A191", "own_telephone=A192"] in act["categorical"]
-    everything = [n for key in act if key != "categorical" for n in act[key]]
-    everything += [n for group in act["categorical"] for n in group]
-    assert set(everything) <= set(X.columns)
-    # Same numbers as the array version.
-    assert_array_equal(X.to_numpy(), load_german_credit().data)
+    assert act["immutable"] == ["personal_status", "foreign_worker"]
+    assert act["increase_only"] == ["employment", "residence_since", "age"]
+    assert "categorical" not in act
+    assert bunch.feature_mean is None and bunch.feature_scale is None
 
 
 def test_german_credit_return_X_y():
@@ -320,13 +322,17 @@ def test_adult_options(shared_data):
         dropna=False,
         drop_fnlwgt=False,
         standardize=False,
-        as_frame=True,
     )
     assert bunch.data.shape == (32561, 108)
-    assert bunch.target.value_counts().to_dict() == {0: 24720, 1: 7841}
-    assert "workclass=?" in bunch.data.columns
-    assert "fnlwgt" in bunch.actionability["integer"]
-    assert bunch.raw_frame.shape == (32561, 15)
+    assert np.bincount(bunch.target).tolist() == [24720, 7841]
+    names = bunch.feature_names
+    assert "workclass=?" in names
+    assert names.index("fnlwgt") in bunch.actionability["integer"]
+    frame = load_adult(
+        data_home=shared_data, dropna=False, drop_fnlwgt=False, as_frame=True
+    )
+    assert frame.raw_frame.shape == (32561, 15)
+    assert "fnlwgt" in frame.actionability["integer"]
     test = load_adult(data_home=shared_data, subset="test", as_frame=True)
     assert set(test.raw_frame["income"]) == {"<=50K", ">50K"}
 
@@ -344,17 +350,19 @@ def test_heloc(shared_data):
 
 
 def test_taiwan_credit(shared_data):
-    bunch = load_taiwan_credit(data_home=shared_data, as_frame=True)
+    bunch = load_taiwan_credit(data_home=shared_data)
+    _check_bunch(bunch, 30000)
     assert bunch.data.shape == (30000, 33)
-    assert bunch.target.value_counts().to_dict() == {1: 23364, 0: 6636}
-    assert "ID" not in bunch.data.columns
+    assert np.bincount(bunch.target).tolist() == [6636, 23364]
+    names = bunch.feature_names
+    assert "ID" not in names
     act = bunch.actionability
-    assert act["increase_only"] == ["AGE"]
-    assert set(act["immutable"]) == {"SEX=1", "SEX=2"} | {
+    assert [names[i] for i in act["increase_only"]] == ["AGE"]
+    assert {names[i] for i in act["immutable"]} == {"SEX=1", "SEX=2"} | {
         f"MARRIAGE={k}" for k in range(4)
     }
-    assert [f"EDUCATION={k}" for k in range(7)] in act["categorical"]
-    _check_bunch(load_taiwan_credit(data_home=shared_data), 30000)
+    education = [names.index(f"EDUCATION={k}") for k in range(7)]
+    assert education in act["categorical"]
 
 
 @pytest.mark.parametrize("binary", [True, False])

@@ -184,8 +184,12 @@ def test_revise_with_one_hot_groups():
     from sklearn.linear_model import LogisticRegression
 
     clf = LogisticRegression().fit(X, y)
-    gen = REVISEGenerator(clf, vae=VariationalAutoencoder(**AE), categorical=[[3, 4, 5, 6]],
-                          random_state=0).fit(X)
+    gen = REVISEGenerator(
+        clf,
+        vae=VariationalAutoencoder(**AE),
+        categorical=[[3, 4, 5, 6]],
+        random_state=0,
+    ).fit(X)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CounterfactualWarning)
         cf = gen.explain(X[clf.predict(X) == 0][:20])

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
-from skcf.base import CounterfactualSet, _robust_scale
+from skcf.base import CounterfactualSet
 from skcf.metrics import (
     l0_distance,
     l1_distance,
@@ -16,6 +16,7 @@ from skcf.metrics import (
     proximity,
     sparsity,
 )
+from skcf.utils._scale import robust_scale as _robust_scale
 
 X = np.array([[0.0, 0.0, 0.0], [1.0, 1.0, 1.0], [2.0, 0.0, -1.0]])
 X_CF = np.array([[1.0, -2.0, 0.0], [1.0, 1.0, 4.0], [2.0, 0.0, -1.0]])

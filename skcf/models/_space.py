@@ -1,0 +1,1256 @@
+"""The raw-data road: a user's fitted preprocessing compiled into a search space.
+
+A fitted sklearn ``Pipeline`` (``ColumnTransformer`` -> scalers / encoders ->
+model) is compiled once, in a generator's ``fit``, into a
+:class:`TabularSpace`:
+
+1. a **search space**: one standardised coordinate per numeric column
+   (``x = center + scale * z``; integer columns on the grid ``z = (k - center)
+   / scale``), one simplex group per categorical column (one slot per category
+   the encoder knows, plus a slot for unknown categories when the encoder
+   accepts them), one integer coordinate per ordinal-encoded column;
+2. the exact affine map from the search space to the model's input
+   (``Z @ W + c``: every supported step is affine per column), as a torch
+   module for gradient generators and in numpy for gradient-free ones;
+3. the way back: search-space rows to rows of the input's own type (DataFrame
+   with its index, column order, dtypes and categories, or ndarray).
+
+Constraints named by original column are translated into the engine's own
+terms (bounds, one-hot groups, integer grid, directions, ordered categories),
+so every generator gets the raw road without a line of its own. The compiled
+map is checked against the pipeline's own ``transform`` on training rows: a
+step it cannot express raises :class:`~skcf.exceptions.NotDifferentiableError`
+instead of giving a silently wrong gradient.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from numbers import Integral
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from ..exceptions import ConstraintError, NotDifferentiableError
+
+__all__ = ["TabularSpace", "is_raw_pipeline"]
+
+_SCALERS = ("StandardScaler", "MinMaxScaler", "MaxAbsScaler", "RobustScaler")
+_SUPPORTED = (
+    "ColumnTransformer, Pipeline, StandardScaler, MinMaxScaler, RobustScaler, "
+    "MaxAbsScaler, OneHotEncoder, OrdinalEncoder, SimpleImputer (no "
+    "add_indicator) and FunctionTransformer with an identity func"
+)
+_UNKNOWN = "__skcf_unknown__"
+
+
+# ----------------------------------------------------------------- tracing
+@dataclass
+class _Raw:
+    """An original column on its way through the steps (maybe imputed)."""
+
+    col: int
+    fill: Any = None
+    filled: bool = False
+
+
+@dataclass
+class _Lin:
+    """``sum(coef[key] * u[key]) + const``: affine in original-unit values.
+
+    Keys are ``(col, "num")`` (the column's value in original units),
+    ``(col, "code")`` (an ordinal code) or ``(col, k)`` (indicator of the
+    column's ``k``-th category slot).
+    """
+
+    coef: dict
+    const: float = 0.0
+
+    def affine(self, a: float, b: float) -> _Lin:
+        return _Lin({k: a * v for k, v in self.coef.items()}, a * self.const + b)
+
+
+@dataclass
+class _Role:
+    kind: str  # "numeric", "categorical" or "ordinal"
+    categories: list | None = None
+    unknown: bool = False  # an encoder maps unseen categories somewhere
+    codes: np.ndarray | None = None  # ordinal codes per category
+    unknown_code: float | None = None
+    fill: Any = None
+    filled: bool = False
+
+
+class _Tracer:
+    def __init__(self, n_columns: int, names: list[str]) -> None:
+        self.roles: dict[int, _Role] = {}
+        self.names = names
+        self.n_columns = n_columns
+
+    # errors ---------------------------------------------------------
+    def _unsupported(self, path: str, step: Any, why: str = "") -> Exception:
+        return NotDifferentiableError(
+            f"Pipeline step {path!r} ({type(step).__name__}) cannot be compiled "
+            f"into skcf's search space{': ' + why if why else ''}. Supported "
+            f"preprocessing: {_SUPPORTED}. Use a gradient-free generator "
+            "(GrowingSpheresGenerator) on the raw data, or encode the data "
+            "yourself and pass the model alone."
+        )
+
+    def _role(self, raw: _Raw, role: _Role, path: str, step: Any) -> _Role:
+        have = self.roles.get(raw.col)
+        if raw.filled:
+            role.fill, role.filled = raw.fill, True
+        if have is None:
+            self.roles[raw.col] = role
+            return role
+        same = have.kind == role.kind and (
+            have.categories is None
+            or _same_list(have.categories, role.categories or [])
+        )
+        if not same:
+            raise self._unsupported(
+                path,
+                step,
+                f"column {self.names[raw.col]!r} is used both as {have.kind} and "
+                f"as {role.kind} (or with other categories)",
+            )
+        have.unknown = have.unknown or role.unknown
+        return have
+
+    def numeric(self, value: Any, path: str, step: Any) -> _Lin:
+        if isinstance(value, _Lin):
+            return value
+        self._role(value, _Role("numeric"), path, step)
+        return _Lin({(value.col, "num"): 1.0})
+
+    # steps ----------------------------------------------------------
+    def trace(self, step: Any, inputs: list, path: str) -> list:
+        from sklearn.compose import ColumnTransformer
+        from sklearn.pipeline import Pipeline
+
+        if step is None or (isinstance(step, str) and step == "passthrough"):
+            return list(inputs)
+        if isinstance(step, str) and step == "drop":
+            return []
+        name = type(step).__name__
+        if name == "FrozenEstimator":
+            return self.trace(step.estimator, inputs, path)
+        if isinstance(step, Pipeline):
+            out = list(inputs)
+            for sub_name, sub in step.steps:
+                out = self.trace(sub, out, f"{path}>{sub_name}" if path else sub_name)
+            return out
+        if isinstance(step, ColumnTransformer):
+            return self._column_transformer(step, inputs, path)
+        n_in = getattr(step, "n_features_in_", None)
+        if n_in is not None and n_in != len(inputs):
+            raise self._unsupported(
+                path, step, f"it expects {n_in} columns but receives {len(inputs)}"
+            )
+        if name in _SCALERS:
+            a, b = _scaler_affine(step, len(inputs))
+            return [
+                self.numeric(v, path, step).affine(float(a[j]), float(b[j]))
+                for j, v in enumerate(inputs)
+            ]
+        if name == "SimpleImputer":
+            return self._imputer(step, inputs, path)
+        if name == "FunctionTransformer":
+            return self._function(step, inputs, path)
+        if name == "OneHotEncoder":
+            return self._encoder(step, inputs, path, onehot=True)
+        if name == "OrdinalEncoder":
+            return self._encoder(step, inputs, path, onehot=False)
+        raise self._unsupported(path, step)
+
+    def _column_transformer(self, ct: Any, inputs: list, path: str) -> list:
+        names_in = list(getattr(ct, "feature_names_in_", []))
+        out: list = []
+        for name, trans, cols in ct.transformers_:
+            idx = _resolve_columns(cols, len(inputs), names_in)
+            if not len(idx):
+                continue
+            sub = [inputs[i] for i in idx]
+            out.extend(self.trace(trans, sub, f"{path}>{name}" if path else name))
+        return out
+
+    def _imputer(self, imp: Any, inputs: list, path: str) -> list:
+        if getattr(imp, "add_indicator", False):
+            raise self._unsupported(path, imp, "add_indicator=True")
+        stats = np.asarray(imp.statistics_, dtype=object)
+        keep = getattr(imp, "keep_empty_features", False)
+        out = []
+        for j, v in enumerate(inputs):
+            stat = stats[j]
+            empty = _is_missing(stat)
+            if empty and not keep:
+                continue  # sklearn drops features that were all missing in fit
+            if isinstance(v, _Raw):
+                if not v.filled:
+                    v = _Raw(v.col, stat, True)
+                out.append(v)
+            elif len(v.coef) == 1 and not empty:
+                # imputing after a numeric step: the fill in original units
+                ((key, a),) = v.coef.items()
+                if key[1] == "num" and a != 0:
+                    role = self.roles[key[0]]
+                    if not role.filled:
+                        role.fill, role.filled = (float(stat) - v.const) / a, True
+                out.append(v)
+            else:
+                raise self._unsupported(path, imp, "imputing an encoded column")
+        return out
+
+    def _function(self, ft: Any, inputs: list, path: str) -> list:
+        func = getattr(ft, "func", None)
+        if func is None:
+            return list(inputs)
+        if any(isinstance(v, _Raw) for v in inputs) or not _is_identity(ft, inputs):
+            raise self._unsupported(
+                path, ft, "only an identity func (or a pure dtype cast) is supported"
+            )
+        return list(inputs)
+
+    def _encoder(self, enc: Any, inputs: list, path: str, onehot: bool) -> list:
+        for v in inputs:
+            if not isinstance(v, _Raw):
+                raise self._unsupported(path, enc, "it encodes a transformed column")
+        cats = [list(c) for c in enc.categories_]
+        handle = getattr(enc, "handle_unknown", "error")
+        unknown = handle != "error" and (onehot or handle == "use_encoded_value")
+        blocks = _probe_encoder(enc, cats, unknown)
+        out: list = []
+        for j, v in enumerate(inputs):
+            block = blocks[j]  # (K (+1 unknown), n_out_j)
+            if onehot:
+                role = self._role(v, _Role("categorical", cats[j], unknown), path, enc)
+                for o in range(block.shape[1]):
+                    coef = {
+                        (v.col, k): float(block[k, o])
+                        for k in range(block.shape[0])
+                        if block[k, o] != 0
+                    }
+                    out.append(_Lin(coef))
+            else:
+                codes = block[: len(cats[j]), 0].astype(np.float64)
+                unknown_code = float(block[-1, 0]) if unknown else None
+                role = self._role(
+                    v,
+                    _Role("ordinal", cats[j], unknown, codes, unknown_code),
+                    path,
+                    enc,
+                )
+                out.append(_Lin({(v.col, "code"): 1.0}))
+            del role
+        return out
+
+
+def _same_list(a: list, b: list) -> bool:
+    return len(a) == len(b) and all(
+        (x == y) or (_is_missing(x) and _is_missing(y)) for x, y in zip(a, b)
+    )
+
+
+def _is_missing(value: Any) -> bool:
+    """None, NaN, pd.NA, NaT (scalars only)."""
+    if value is None:
+        return True
+    try:
+        import pandas as pd
+
+        missing = pd.isna(value)
+    except (TypeError, ValueError):  # pragma: no cover - exotic objects
+        return False
+    return bool(missing) if np.ndim(missing) == 0 else False
+
+
+def _scaler_affine(step: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(a, b)`` with ``step.transform(x) == a * x + b`` per column."""
+    name = type(step).__name__
+    ones, zeros = np.ones(n), np.zeros(n)
+    if name == "StandardScaler":
+        scale = step.scale_ if step.with_std and step.scale_ is not None else ones
+        mean = step.mean_ if step.with_mean and step.mean_ is not None else zeros
+        return 1.0 / np.asarray(scale, float), -np.asarray(mean, float) / scale
+    if name == "MinMaxScaler":
+        if getattr(step, "clip", False):
+            raise NotDifferentiableError(
+                "MinMaxScaler(clip=True) is not affine; use clip=False."
+            )
+        return np.asarray(step.scale_, float), np.asarray(step.min_, float)
+    if name == "MaxAbsScaler":
+        return 1.0 / np.asarray(step.scale_, float), zeros
+    if name == "RobustScaler":
+        scale = np.asarray(step.scale_, float) if step.scale_ is not None else ones
+        center = np.asarray(step.center_, float) if step.center_ is not None else zeros
+        return 1.0 / scale, -center / scale
+    raise NotDifferentiableError(f"{name} is not a supported scaler")
+
+
+def _resolve_columns(cols: Any, n: int, names: list) -> np.ndarray:
+    """Integer positions of a ColumnTransformer column specification."""
+    if isinstance(cols, slice):
+        if isinstance(cols.start, str) or isinstance(cols.stop, str):
+            start = 0 if cols.start is None else names.index(cols.start)
+            stop = n if cols.stop is None else names.index(cols.stop) + 1
+            return np.arange(start, stop)
+        return np.arange(n)[cols]
+    if callable(cols):
+        raise TypeError("fitted ColumnTransformer columns should be resolved")
+    arr = np.atleast_1d(np.asarray(cols, dtype=object))
+    if arr.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    if all(isinstance(c, (bool, np.bool_)) for c in arr):
+        return np.flatnonzero(arr.astype(bool))
+    if all(isinstance(c, str) for c in arr):
+        return np.array([names.index(c) for c in arr], dtype=np.int64)
+    return np.array([int(c) % n for c in arr], dtype=np.int64)
+
+
+def _probe_input(enc: Any, rows: list[list]) -> Any:
+    names = getattr(enc, "feature_names_in_", None)
+    if names is not None:
+        import pandas as pd
+
+        return pd.DataFrame(
+            {
+                str(n): pd.Series([r[i] for r in rows], dtype=object)
+                for i, n in enumerate(names)
+            }
+        )
+    return np.array(rows, dtype=object)
+
+
+def _unknown_value(cats: list) -> Any:
+    real = [c for c in cats if not _is_missing(c)]
+    if real and all(
+        isinstance(c, (Integral, float, np.number)) and not isinstance(c, bool)
+        for c in real
+    ):
+        return max(real) + 1
+    return _UNKNOWN
+
+
+def _probe_encoder(enc: Any, cats: list[list], unknown: bool) -> list[np.ndarray]:
+    """Each feature's output block for each category (and an unknown value).
+
+    The encoder itself is asked, so ``drop``, infrequent categories and
+    ``handle_unknown`` come out exactly as sklearn implements them.
+    """
+    base = [c[0] for c in cats]
+    rows: list[list] = []
+    spans = []
+    for j, c in enumerate(cats):
+        start = len(rows)
+        values = list(c) + ([_unknown_value(c)] if unknown else [])
+        for value in values:
+            row = list(base)
+            row[j] = value
+            rows.append(row)
+        spans.append((start, len(rows)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # handle_unknown="warn"
+        out = enc.transform(_probe_input(enc, rows))
+    out = out.toarray() if hasattr(out, "toarray") else np.asarray(out)
+    out = np.asarray(out, dtype=np.float64)
+    widths = _output_widths(enc, out.shape[1], len(cats))
+    edges = np.r_[0, np.cumsum(widths)]
+    return [out[a:b, edges[j] : edges[j + 1]] for j, (a, b) in enumerate(spans)]
+
+
+def _output_widths(enc: Any, n_out: int, n_in: int) -> list[int]:
+    if type(enc).__name__ == "OrdinalEncoder":
+        return [1] * n_in
+    widths = getattr(enc, "_n_features_outs", None)
+    if widths is None or sum(widths) != n_out:  # pragma: no cover - old sklearn
+        names = enc.get_feature_names_out([f"f{j}" for j in range(n_in)])
+        widths = [sum(str(n).startswith(f"f{j}_") for n in names) for j in range(n_in)]
+    return [int(w) for w in widths]
+
+
+def _is_identity(ft: Any, inputs: list) -> bool:
+    """A FunctionTransformer that returns its (numeric) input, up to a cast."""
+    rng = np.random.default_rng(0)
+    n = len(inputs)
+    probe = np.concatenate(
+        [
+            rng.normal(size=(8, n)),
+            rng.normal(scale=1e4, size=(8, n)),
+            np.full((1, n), -3.5e5),
+            np.full((1, n), 7.25e5),
+        ]
+    )
+    names = getattr(ft, "feature_names_in_", None)
+    X = probe
+    if names is not None:
+        import pandas as pd
+
+        X = pd.DataFrame(probe, columns=names)
+    try:
+        out = np.asarray(ft.transform(X), dtype=np.float64)
+    except Exception:
+        return False
+    return out.shape == probe.shape and np.allclose(out, probe, rtol=1e-6, atol=1e-6)
+
+
+# ------------------------------------------------------------------ columns
+@dataclass
+class ColumnInfo:
+    """How one original column lives in the search space.
+
+    Attributes
+    ----------
+    name : str
+    kind : {"numeric", "categorical", "ordinal", "unused"}
+        ``"unused"``: the model never sees the column; it never changes.
+    search : ndarray of int
+        The column's search-space coordinates (category slots in order).
+    center, scale : float
+        ``x = center + scale * z`` for numeric columns.
+    integer : bool
+        Values are integers (integer dtype or ``integer=[...]``).
+    categories : list or None
+        Category slot values (categorical / ordinal columns).
+    unknown : bool
+        The last slot stands for categories the encoder never saw.
+    ordered : bool
+        The categories have an order (ordered pandas ``Categorical`` or
+        ordinal codes), so ``increase_only`` / ``decrease_only`` apply.
+    rank : ndarray or None
+        Position of each category slot in that order.
+    """
+
+    name: str
+    kind: str
+    search: np.ndarray
+    center: float = 0.0
+    scale: float = 1.0
+    integer: bool = False
+    categories: list | None = None
+    unknown: bool = False
+    ordered: bool = False
+    rank: np.ndarray | None = None
+    codes: np.ndarray | None = None
+    unknown_code: float | None = None
+    fill: Any = None
+    filled: bool = False
+    dtype: Any = None
+    lower: float = -np.inf  # observed range in original units
+    upper: float = np.inf
+    std: float = 0.0
+    mad: float = 1.0  # cost scale in original units
+    frequency: np.ndarray | None = None
+
+
+class _LinearMap(nn.Module):
+    """``z @ weight + bias``: the compiled preprocessing on the search space."""
+
+    weight: Tensor
+    bias: Tensor
+
+    def __init__(self, weight: np.ndarray, bias: np.ndarray) -> None:
+        super().__init__()
+        self.register_buffer("weight", torch.as_tensor(weight, dtype=torch.float64))
+        self.register_buffer("bias", torch.as_tensor(bias, dtype=torch.float64))
+
+    def forward(self, z: Tensor) -> Tensor:
+        return z @ self.weight + self.bias
+
+
+class TabularSpace:
+    """A fitted preprocessing compiled into a search space (the raw-data road).
+
+    Build it with :meth:`from_pipeline`. Generators do this in ``fit`` when
+    their ``estimator`` is a ``Pipeline`` with preprocessing steps, and keep it
+    as ``space_``.
+
+    Parameters
+    ----------
+    columns : list of ColumnInfo
+        One per original input column, in input order.
+    n_search : int
+        Width of the search space.
+    search_names : list of str
+        ``"age"`` for a numeric column, ``"housing=own"`` for a category slot.
+    weight : ndarray of shape (n_search, n_model_inputs)
+    bias : ndarray of shape (n_model_inputs,)
+        The model input is ``Z @ weight + bias``.
+    feature_names : list of str
+        The original column names (``x0, x1, ...`` for arrays).
+    preprocessing : Pipeline
+        The fitted preprocessing steps (checked against the compiled map).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sklearn.compose import ColumnTransformer
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.pipeline import Pipeline
+    >>> from sklearn.preprocessing import OneHotEncoder, StandardScaler
+    >>> from skcf.models import TabularSpace
+    >>> X = pd.DataFrame({"age": [25, 40, 33, 51], "job": ["a", "b", "a", "c"]})
+    >>> pipe = Pipeline([
+    ...     ("prep", ColumnTransformer([("num", StandardScaler(), ["age"]),
+    ...                                 ("cat", OneHotEncoder(), ["job"])])),
+    ...     ("clf", LogisticRegression())]).fit(X, [0, 1, 0, 1])
+    >>> space = TabularSpace.from_pipeline(pipe, X)
+    >>> space.search_names
+    ['age', 'job=a', 'job=b', 'job=c']
+    >>> space.decode(space.encode(X), X).equals(X)
+    True
+    """
+
+    def __init__(
+        self,
+        columns: list,
+        n_search: int,
+        search_names: list,
+        weight: np.ndarray,
+        bias: np.ndarray,
+        feature_names: list,
+        preprocessing: Any = None,
+    ) -> None:
+        self.columns = columns
+        self.n_search = n_search
+        self.search_names = search_names
+        self.weight = weight
+        self.bias = bias
+        self.feature_names = feature_names
+        self.preprocessing = preprocessing
+
+    def __repr__(self) -> str:
+        kinds = [c.kind for c in self.columns]
+        return (
+            f"TabularSpace(n_columns={len(kinds)}, numeric={kinds.count('numeric')}, "
+            f"categorical={kinds.count('categorical')}, "
+            f"ordinal={kinds.count('ordinal')}, n_search={self.n_search})"
+        )
+
+    # ------------------------------------------------------------ building
+    @classmethod
+    def from_pipeline(
+        cls, pipeline: Any, X: Any, *, categorical: Any = None, integer: Any = None
+    ) -> TabularSpace:
+        """Compile the preprocessing steps of a fitted ``pipeline`` on data ``X``.
+
+        Parameters
+        ----------
+        pipeline : sklearn.pipeline.Pipeline
+            Fitted; every step but the last is preprocessing.
+        X : DataFrame or ndarray of shape (n_samples, n_features)
+            Raw training rows (the domain: centres, scales, frequencies).
+        categorical : list of str or int, default=None
+            Ordinal-encoded columns to search as unordered categories instead
+            of integer codes.
+        integer : list of str or int, default=None
+            Numeric columns to keep integral besides those of integer dtype.
+
+        Returns
+        -------
+        space : TabularSpace
+        """
+        pre = pipeline[:-1]
+        names = _feature_names(X)
+        tracer = _Tracer(len(names), names)
+        inputs = [_Raw(j) for j in range(len(names))]
+        outputs = tracer.trace(pre, inputs, "")
+        outputs = [tracer.numeric(v, "model", pipeline) for v in outputs]
+        as_cat = set(_positions(categorical, names, "categorical"))
+        as_int = set(_positions(integer, names, "integer"))
+        columns, n_search = [], 0
+        for j, name in enumerate(names):
+            role = tracer.roles.get(j)
+            info = _column_info(X, j, name, role, n_search, j in as_cat, j in as_int)
+            n_search += len(info.search)
+            columns.append(info)
+        bad = sorted(as_cat - {j for j, c in enumerate(columns) if c.kind != "numeric"})
+        if bad:
+            raise ConstraintError(
+                f"categorical lists {[names[j] for j in bad]}, which the pipeline "
+                "treats as numbers; only ordinal-encoded columns can be searched "
+                "as categories (one-hot encoded ones already are)."
+            )
+        weight = np.zeros((n_search, len(outputs)))
+        bias = np.zeros(len(outputs))
+        for o, lin in enumerate(outputs):
+            bias[o] += lin.const
+            for (col, key), a in lin.coef.items():
+                info = columns[col]
+                if key == "num":
+                    weight[info.search[0], o] += a * info.scale
+                    bias[o] += a * info.center
+                elif key == "code":
+                    if info.kind == "ordinal":
+                        weight[info.search[0], o] += a
+                    else:  # searched as categories: code = sum_k code_k 1[k]
+                        codes = np.r_[info.codes, info.unknown_code or 0.0]
+                        weight[info.search, o] += a * codes[: len(info.search)]
+                else:
+                    weight[info.search[key], o] += a
+        search_names = []
+        for info in columns:
+            if info.kind in ("numeric", "ordinal"):
+                search_names.append(info.name)
+            elif info.kind == "categorical":
+                labels = list(info.categories or [])
+                if info.unknown:
+                    labels.append("<unknown>")
+                search_names += [f"{info.name}={c}" for c in labels]
+        space = cls(
+            columns=columns,
+            n_search=n_search,
+            search_names=search_names,
+            weight=weight,
+            bias=bias,
+            feature_names=names,
+            preprocessing=pre,
+        )
+        space._check(X)
+        return space
+
+    def _check(self, X: Any, n_rows: int = 256) -> None:
+        """The compiled map must reproduce the pipeline's own transform."""
+        rows = np.linspace(0, len(X) - 1, min(len(X), n_rows)).astype(int)
+        sub = X.iloc[rows] if hasattr(X, "iloc") else np.asarray(X)[rows]
+        want = self.preprocessing.transform(sub)
+        want = want.toarray() if hasattr(want, "toarray") else np.asarray(want)
+        got = self.model_input(self.encode(sub))
+        want = np.asarray(want, dtype=np.float64)
+        if want.shape != got.shape or not np.allclose(got, want, rtol=1e-5, atol=1e-6):
+            diff = (
+                float(np.max(np.abs(got - want)))
+                if want.shape == got.shape
+                else f"shape {got.shape} vs {want.shape}"
+            )
+            raise NotDifferentiableError(
+                "skcf's compiled preprocessing disagrees with the pipeline's own "
+                f"transform on training rows (max difference {diff}); a step "
+                f"behaves in a way skcf does not model. Supported: {_SUPPORTED}. "
+                "Use a gradient-free generator (GrowingSpheresGenerator) or "
+                "encode the data yourself."
+            )
+
+    # ------------------------------------------------------------- mapping
+    def model_input(self, Z: np.ndarray) -> np.ndarray:
+        """The preprocessing output for search-space rows ``Z`` (numpy)."""
+        return np.asarray(Z, dtype=np.float64) @ self.weight + self.bias
+
+    def torch_map(self) -> nn.Module:
+        """The preprocessing as a differentiable torch module (float64 buffers)."""
+        return _LinearMap(self.weight, self.bias)
+
+    # ------------------------------------------------------------ encoding
+    def encode(self, X: Any) -> np.ndarray:
+        """Raw rows (DataFrame or ndarray) to search-space rows, float64."""
+        n = len(X)
+        Z = np.zeros((n, self.n_search))
+        for j, info in enumerate(self.columns):
+            if info.kind == "unused":
+                continue
+            values = _values(X, j)
+            missing = _missing_mask(values)
+            if missing.any():
+                if not info.filled:
+                    raise ValueError(
+                        f"Column {info.name!r} has {int(missing.sum())} missing "
+                        "value(s) and the pipeline imputes none for it; fill them "
+                        "or add a SimpleImputer for the column."
+                    )
+                values = np.where(
+                    missing, np.asarray([info.fill], dtype=object), values
+                )
+            if info.kind == "numeric":
+                x = _as_float(values, info.name)
+                Z[:, info.search[0]] = (x - info.center) / info.scale
+                continue
+            k = _category_index(values, info.categories or [])
+            unseen = k < 0
+            if info.kind == "ordinal":
+                codes = np.asarray(info.codes, dtype=np.float64)
+                code = codes[np.maximum(k, 0)]
+                if unseen.any():
+                    if info.unknown_code is None or not np.isfinite(info.unknown_code):
+                        raise ValueError(_unseen_message(info, values[unseen]))
+                    code = np.where(unseen, info.unknown_code, code)
+                Z[:, info.search[0]] = code
+                continue
+            if unseen.any():
+                if not info.unknown:
+                    raise ValueError(_unseen_message(info, values[unseen]))
+                k = np.where(unseen, len(info.search) - 1, k)
+            Z[np.arange(n), info.search[k]] = 1.0
+        return Z
+
+    def decode(self, Z: np.ndarray, X_ref: Any, Z_ref: np.ndarray | None = None):
+        """Search-space rows back to rows of ``X_ref``'s type, dtypes and index.
+
+        Columns whose coordinates equal those of ``Z_ref`` (the encoding of
+        ``X_ref``, computed when not given) keep ``X_ref``'s values bit for bit.
+        """
+        Z = np.asarray(Z, dtype=np.float64)
+        if Z_ref is None:
+            Z_ref = self.encode(X_ref)
+        out = X_ref.copy()
+        frame = hasattr(out, "iloc")
+        for j, info in enumerate(self.columns):
+            if info.kind == "unused":
+                continue
+            cols = info.search
+            changed = np.flatnonzero((Z[:, cols] != Z_ref[:, cols]).any(axis=1))
+            if not changed.size:
+                continue
+            z = Z[changed][:, cols]
+            if info.kind == "numeric":
+                x = info.center + info.scale * z[:, 0]
+                if info.integer:
+                    x = np.round(x)
+                values: Any = x
+            else:
+                if info.kind == "ordinal":
+                    k = np.abs(z[:, :1] - np.asarray(info.codes)[None, :]).argmin(1)
+                else:
+                    k = z.argmax(axis=1)
+                cats = np.asarray(list(info.categories or []) + [None], dtype=object)
+                values = cats[np.minimum(k, len(cats) - 1)]
+            _assign(out, changed, j, values, frame)
+        return out
+
+    # --------------------------------------------------------- constraints
+    def index(self, key: Any, param: str) -> int:
+        """Position of an original column named (or indexed) by ``key``."""
+        return _positions([key], self.feature_names, param)[0]
+
+    def constraints(
+        self,
+        *,
+        immutable: Any = None,
+        increase_only: Any = None,
+        decrease_only: Any = None,
+        bounds: Any = None,
+    ) -> dict:
+        """The engine's constraint dict, from constraints by original column."""
+        d = self.n_search
+        lower, upper = np.full(d, -np.inf), np.full(d, np.inf)
+        mutable = np.ones(d, dtype=bool)
+        inc, dec = np.zeros(d, dtype=bool), np.zeros(d, dtype=bool)
+        integer = np.zeros(d, dtype=bool)
+        step, origin = np.ones(d), np.zeros(d)
+        rank, rank_dir = np.zeros(d), np.zeros(d, dtype=np.int8)
+        groups = []
+        names = self.feature_names
+        for j in _positions(immutable, names, "immutable"):
+            mutable[self.columns[j].search] = False
+        inc_cols = set(_positions(increase_only, names, "increase_only"))
+        dec_cols = set(_positions(decrease_only, names, "decrease_only"))
+        both = inc_cols & dec_cols
+        if both:
+            raise ConstraintError(
+                f"Columns {[names[j] for j in sorted(both)]} are in both "
+                "increase_only and decrease_only; list them in immutable instead."
+            )
+        for j in sorted(inc_cols | dec_cols):
+            info = self.columns[j]
+            if info.kind == "categorical" and not info.ordered:
+                raise ConstraintError(
+                    f"{'increase_only' if j in inc_cols else 'decrease_only'} "
+                    f"lists {info.name!r}, an unordered categorical column; give "
+                    "it an order (an ordered pandas Categorical, or an "
+                    "OrdinalEncoder with categories=[...]) or drop the constraint."
+                )
+        box = self._bounds(bounds)
+        for j, info in enumerate(self.columns):
+            s = info.search
+            if info.kind == "unused":
+                continue
+            lo, hi = box.get(j, (-np.inf, np.inf))
+            if info.kind == "numeric":
+                lower[s] = (lo - info.center) / info.scale
+                upper[s] = (hi - info.center) / info.scale
+                if info.integer:
+                    integer[s] = True
+                    step[s], origin[s] = 1.0 / info.scale, -info.center / info.scale
+            elif info.kind == "ordinal":
+                codes = np.asarray(info.codes, dtype=np.float64)
+                allowed = box.get(("cats", j))
+                pick = codes if allowed is None else codes[allowed]
+                lower[s], upper[s] = pick.min(), pick.max()
+                integer[s] = True
+            else:
+                groups.append(np.asarray(s))
+                lower[s], upper[s] = 0.0, 1.0
+                allowed = box.get(("cats", j))
+                if allowed is not None:
+                    upper[s[: len(info.categories or [])]] = 0.0
+                    upper[s[allowed]] = 1.0
+                if info.unknown:
+                    upper[s[-1]] = 0.0  # never move to an unseen category
+                if info.ordered and (j in inc_cols or j in dec_cols):
+                    rank[s] = np.r_[info.rank, -1.0] if info.unknown else info.rank
+                    rank_dir[s] = 1 if j in inc_cols else -1
+                continue
+            if j in inc_cols:
+                inc[s] = True
+            if j in dec_cols:
+                dec[s] = True
+        if not mutable.any():
+            raise ConstraintError(
+                "Every column is immutable: no counterfactual can exist. Remove "
+                "some columns from immutable."
+            )
+        bad = np.flatnonzero(lower > upper)
+        if bad.size:
+            raise ConstraintError(
+                f"Empty bounds for {[self.search_names[i] for i in bad]}."
+            )
+        return {
+            "lower": lower,
+            "upper": upper,
+            "mutable": mutable,
+            "increase_only": inc,
+            "decrease_only": dec,
+            "groups": groups,
+            "integer": integer,
+            "step": step,
+            "origin": origin,
+            "rank": rank if rank_dir.any() else None,
+            "rank_dir": rank_dir if rank_dir.any() else None,
+            "columns": {
+                "immutable": sorted(_positions(immutable, names, "immutable")),
+                "increase_only": sorted(inc_cols),
+                "decrease_only": sorted(dec_cols),
+                "bounds": box,
+            },
+        }
+
+    def _bounds(self, bounds: Any) -> dict:
+        """Bounds in original units by column position (``"infer"``, dict)."""
+        box: dict = {}
+        if bounds is None:
+            return box
+        if isinstance(bounds, str):  # "infer": seed 002 App. B.3 in original units
+            for j, info in enumerate(self.columns):
+                if info.kind == "numeric":
+                    lo = min(info.center - 3 * info.std, info.lower)
+                    hi = max(info.center + 3 * info.std, info.upper)
+                    if info.lower >= 0:  # non-negative in the data stays so
+                        lo = max(lo, 0.0)
+                    if info.integer:
+                        lo, hi = math.floor(lo), math.ceil(hi)
+                    box[j] = (lo, hi)
+            return box
+        for key, value in bounds.items():
+            j = self.index(key, "bounds")
+            info = self.columns[j]
+            if info.kind in ("categorical", "ordinal"):
+                cats = list(info.categories or [])
+                values = (
+                    [value]
+                    if isinstance(value, str) or not hasattr(value, "__iter__")
+                    else list(value)
+                )
+                missing = [v for v in values if not any(_equal(v, c) for c in cats)]
+                if missing or not values:
+                    raise ConstraintError(
+                        f"bounds[{key!r}] must list allowed categories of "
+                        f"{info.name!r} among {cats}; got unknown {missing or values}."
+                    )
+                box[("cats", j)] = np.array(
+                    [k for k, c in enumerate(cats) if any(_equal(v, c) for v in values)]
+                )
+                continue
+            try:
+                lo, hi = value
+            except (TypeError, ValueError) as exc:
+                raise ConstraintError(
+                    f"bounds[{key!r}] must be a (low, high) pair in the column's "
+                    f"original units, got {value!r}."
+                ) from exc
+            box[j] = (
+                -np.inf if lo is None else float(lo),
+                np.inf if hi is None else float(hi),
+            )
+        return box
+
+    def violations(self, X: Any, X_cf: Any, rules: dict) -> np.ndarray:
+        """Broken constraints per row, judged in original units on ``X_cf``.
+
+        Immutable columns must be equal, integer columns integral, numeric
+        bounds and directions held (a float-rounding tolerance relative to the
+        column's scale, never to its magnitude), categories known to the
+        encoder and allowed by ``bounds``, ordered categories moved the
+        allowed way only.
+        """
+        n = len(X)
+        count = np.zeros(n, dtype=np.int64)
+        box = rules["bounds"]
+        for j, info in enumerate(self.columns):
+            if info.kind == "unused":
+                continue
+            a, b = _values(X, j), _values(X_cf, j)
+            same = _equal_values(a, b)
+            if j in rules["immutable"]:
+                count += ~same
+                continue
+            if info.kind == "numeric":
+                xa = _as_float_lenient(a)
+                xb = _as_float_lenient(b)
+                tol = 1e-9 * info.scale
+                bad = ~np.isfinite(xb) & ~same
+                lo, hi = box.get(j, (-np.inf, np.inf))
+                bad |= ~same & ((xb < lo - tol) | (xb > hi + tol))
+                if j in rules["increase_only"]:
+                    bad |= ~same & (xb < xa - tol)
+                if j in rules["decrease_only"]:
+                    bad |= ~same & (xb > xa + tol)
+                if info.integer:
+                    bad |= ~same & (xb != np.round(xb))
+                count += bad
+                continue
+            cats = list(info.categories or [])
+            kb = _category_index(b, cats)
+            bad = ~same & (kb < 0)
+            allowed = box.get(("cats", j))
+            if allowed is not None:
+                bad |= ~same & ~np.isin(kb, allowed)
+            if info.ordered and (
+                j in rules["increase_only"] or j in rules["decrease_only"]
+            ):
+                rank = np.asarray(info.rank, dtype=np.float64)
+                ka = _category_index(a, cats)
+                ra = np.where(ka >= 0, rank[np.maximum(ka, 0)], np.nan)
+                rb = np.where(kb >= 0, rank[np.maximum(kb, 0)], np.nan)
+                with np.errstate(invalid="ignore"):
+                    if j in rules["increase_only"]:
+                        bad |= ~same & (rb < ra)
+                    else:
+                        bad |= ~same & (rb > ra)
+            count += bad
+        return count
+
+    # ---------------------------------------------------------------- costs
+    def column_changes(self, X: Any, X_cf: Any) -> np.ndarray:
+        """``(n, n_columns)`` float: numeric change in original units, 1.0 for
+        a changed category, 0 where unchanged."""
+        out = np.zeros((len(X), len(self.columns)))
+        for j, info in enumerate(self.columns):
+            a, b = _values(X, j), _values(X_cf, j)
+            same = _equal_values(a, b)
+            if info.kind == "numeric":
+                with np.errstate(invalid="ignore"):
+                    diff = _as_float_lenient(b) - _as_float_lenient(a)
+                out[:, j] = np.where(same, 0.0, np.nan_to_num(diff))
+            else:
+                out[:, j] = (~same).astype(np.float64)
+        return out
+
+    @property
+    def column_scale(self) -> np.ndarray:
+        """Per-column cost unit: the MAD in original units, 1 for categories."""
+        return np.array([c.mad if c.kind == "numeric" else 1.0 for c in self.columns])
+
+    def search_scale(self, Z: np.ndarray) -> np.ndarray:
+        """Per-coordinate cost scale of the search space (``scale_``).
+
+        Numeric coordinates: their MAD (std fallback) in search units. A
+        category slot: ``1 / (0.5 * (1 - log p))`` with ``p`` the category's
+        smoothed training frequency, so a switch between two common
+        categories costs about one MAD and a move to a category almost nobody
+        has costs several.
+        """
+        from ..utils._scale import robust_scale
+
+        scale = robust_scale(Z)
+        for info in self.columns:
+            if info.kind == "categorical" and info.frequency is not None:
+                freq = info.frequency
+                if info.unknown:
+                    freq = np.r_[freq, freq.min()]
+                scale[info.search] = 1.0 / (0.5 * (1.0 - np.log(freq)))
+        return scale
+
+
+# ---------------------------------------------------------------- helpers
+def is_raw_pipeline(estimator: Any) -> bool:
+    """A fitted-or-not ``Pipeline`` with at least one preprocessing step."""
+    from sklearn.pipeline import Pipeline
+
+    if type(estimator).__name__ == "FrozenEstimator":
+        estimator = estimator.estimator
+    if not isinstance(estimator, Pipeline) or len(estimator.steps) < 2:
+        return False
+    return any(
+        not (s is None or (isinstance(s, str) and s == "passthrough"))
+        for _, s in estimator.steps[:-1]
+    )
+
+
+def _feature_names(X: Any) -> list[str]:
+    if hasattr(X, "columns"):
+        return [str(c) for c in X.columns]
+    return [f"x{j}" for j in range(np.asarray(X).shape[1])]
+
+
+def _positions(spec: Any, names: list[str], param: str) -> list[int]:
+    if spec is None:
+        return []
+    if isinstance(spec, (str, Integral)):
+        spec = [spec]
+    out = []
+    for key in spec:
+        if isinstance(key, (Integral, np.integer)) and not isinstance(key, bool):
+            if not -len(names) <= int(key) < len(names):
+                raise ConstraintError(
+                    f"{param} refers to column index {int(key)}, but X has "
+                    f"{len(names)} columns."
+                )
+            out.append(int(key) % len(names))
+        elif isinstance(key, str) and key in names:
+            out.append(names.index(key))
+        else:
+            raise ConstraintError(
+                f"{param} refers to unknown column {key!r}; valid column names "
+                f"are {names}."
+            )
+    return sorted(set(out))
+
+
+def _values(X: Any, j: int) -> np.ndarray:
+    """Column ``j`` as a numpy array: float64 for numeric (non-bool) columns
+    with NaN for missing values, object otherwise."""
+    if hasattr(X, "iloc"):
+        import pandas as pd
+
+        col = X.iloc[:, j]
+        dtype = col.dtype
+        if pd.api.types.is_numeric_dtype(dtype) and not (
+            pd.api.types.is_bool_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype)
+        ):
+            return col.to_numpy(dtype=np.float64, na_value=np.nan)
+        return col.to_numpy(dtype=object)
+    return np.asarray(X)[:, j]
+
+
+def _missing_mask(values: np.ndarray) -> np.ndarray:
+    import pandas as pd
+
+    return np.asarray(pd.isna(values), dtype=bool)
+
+
+def _as_float(values: np.ndarray, name: str) -> np.ndarray:
+    try:
+        x = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"Column {name!r} must be numeric for the pipeline's numeric steps; "
+            f"got values such as {values[:3].tolist()}."
+        ) from exc
+    if not np.isfinite(x).all():
+        raise ValueError(
+            f"Column {name!r} holds infinite values; counterfactuals need finite "
+            "inputs."
+        )
+    return x
+
+
+def _as_float_lenient(values: np.ndarray) -> np.ndarray:
+    """Numbers as float64, NaN for anything else (for checking only)."""
+    if values.dtype.kind in "fiub":
+        return values.astype(np.float64)
+    import pandas as pd
+
+    return pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(
+        dtype=np.float64, na_value=np.nan
+    )
+
+
+def _equal(a: Any, b: Any) -> bool:
+    if _is_missing(a) and _is_missing(b):
+        return True
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):
+        return False
+
+
+def _equal_values(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    import pandas as pd
+
+    ma, mb = np.asarray(pd.isna(a), bool), np.asarray(pd.isna(b), bool)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            eq = np.asarray(a == b, dtype=bool)
+            if eq.shape != ma.shape:
+                raise TypeError
+        except (TypeError, ValueError):  # exotic objects: one by one
+            eq = np.array([_equal(x, y) for x, y in zip(a, b)], dtype=bool)
+    return (eq & ~ma & ~mb) | (ma & mb)
+
+
+def _category_index(values: np.ndarray, categories: list) -> np.ndarray:
+    """Slot of each value among ``categories`` (-1 where unseen)."""
+    import pandas as pd
+
+    index = pd.Index(pd.array(list(categories), dtype=object))
+    return np.asarray(index.get_indexer(pd.Index(pd.array(list(values), dtype=object))))
+
+
+def _unseen_message(info: ColumnInfo, values: np.ndarray) -> str:
+    shown = sorted({str(v) for v in values})[:5]
+    return (
+        f"Column {info.name!r} holds categories the pipeline never saw: {shown}; "
+        f"known categories are {list(info.categories or [])}. Set "
+        "handle_unknown='ignore' in the encoder, or drop these rows."
+    )
+
+
+def _assign(out: Any, rows: np.ndarray, j: int, values: Any, frame: bool) -> None:
+    if not frame:
+        out[rows, j] = np.asarray(values).astype(out.dtype, copy=False)
+        return
+    import pandas as pd
+
+    col = out.iloc[:, j]
+    dtype = col.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        new = pd.Categorical(values, categories=dtype.categories, ordered=dtype.ordered)
+        series = col.copy()
+        series.iloc[rows] = new
+    elif pd.api.types.is_bool_dtype(dtype):
+        series = col.copy()
+        series.iloc[rows] = np.asarray(values, dtype=np.float64) > 0.5
+    elif pd.api.types.is_numeric_dtype(dtype):
+        series = col.copy()
+        if pd.api.types.is_integer_dtype(dtype):
+            values = np.round(np.asarray(values, dtype=np.float64)).astype(np.int64)
+        series.iloc[rows] = pd.array(values).astype(dtype)
+    else:
+        series = col.astype(object)
+        series.iloc[rows] = np.asarray(values, dtype=object)
+        series = series.astype(dtype)
+    out.isetitem(j, series)
+
+
+def _column_info(
+    X: Any,
+    j: int,
+    name: str,
+    role: _Role | None,
+    start: int,
+    as_cat: bool,
+    as_int: bool,
+) -> ColumnInfo:
+    import pandas as pd
+
+    dtype = X.dtypes.iloc[j] if hasattr(X, "dtypes") else np.asarray(X).dtype
+    if role is None:
+        return ColumnInfo(name, "unused", np.zeros(0, dtype=np.int64), dtype=dtype)
+    values = _values(X, j)
+    missing = _missing_mask(values)
+    if missing.any() and role.filled:
+        values = np.where(missing, np.asarray([role.fill], dtype=object), values)
+        missing = _missing_mask(values)
+    values = values[~missing]
+    if role.kind == "numeric":
+        x = _as_float(values, name)
+        is_int = as_int or (
+            pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)
+        )
+        center = float(x.mean()) if x.size else 0.0
+        std = float(x.std()) if x.size else 0.0
+        scale = std if np.isfinite(std) and std > 1e-12 else 1.0
+        mad = float(np.median(np.abs(x - np.median(x)))) if x.size else 0.0
+        return ColumnInfo(
+            name,
+            "numeric",
+            np.array([start]),
+            center=center,
+            scale=scale,
+            integer=bool(is_int),
+            dtype=dtype,
+            std=std if np.isfinite(std) else 0.0,
+            fill=role.fill,
+            filled=role.filled,
+            lower=float(x.min()) if x.size else -np.inf,
+            upper=float(x.max()) if x.size else np.inf,
+            mad=mad if mad > 1e-12 else scale,
+        )
+    cats = list(role.categories or [])
+    counts = np.bincount(
+        np.maximum(_category_index(values, cats), 0), minlength=len(cats)
+    )[: len(cats)].astype(np.float64)
+    frequency = (counts + 1.0) / (counts.sum() + len(cats))
+    ordered, rank = False, np.arange(len(cats), dtype=np.float64)
+    if isinstance(dtype, pd.CategoricalDtype) and dtype.ordered:
+        order = list(dtype.categories)
+        ordered = all(any(_equal(c, o) for o in order) for c in cats)
+        if ordered:
+            rank = np.array(
+                [next(i for i, o in enumerate(order) if _equal(c, o)) for c in cats],
+                dtype=np.float64,
+            )
+    if role.kind == "ordinal" and not as_cat:
+        codes = np.asarray(role.codes, dtype=np.float64)
+        if np.unique(codes).size != codes.size:
+            as_cat = True  # infrequent categories share a code: search categories
+        else:
+            return ColumnInfo(
+                name,
+                "ordinal",
+                np.array([start]),
+                integer=True,
+                categories=cats,
+                unknown=role.unknown,
+                ordered=True,
+                rank=codes,
+                codes=codes,
+                unknown_code=role.unknown_code,
+                fill=role.fill,
+                filled=role.filled,
+                dtype=dtype,
+                frequency=frequency,
+            )
+    width = len(cats) + int(role.unknown)
+    return ColumnInfo(
+        name,
+        "categorical",
+        np.arange(start, start + width),
+        categories=cats,
+        unknown=role.unknown,
+        ordered=ordered,
+        rank=rank,
+        codes=role.codes,
+        unknown_code=role.unknown_code,
+        fill=role.fill,
+        filled=role.filled,
+        dtype=dtype,
+        frequency=frequency,
+    )
+
+
+class MappedEstimator:
+    """A black-box final estimator seen from the search space.
+
+    ``predict_proba(Z)`` runs the compiled preprocessing in numpy, then the
+    pipeline's final estimator: no DataFrame round trip per call, which
+    gradient-free searches make thousands of times.
+    """
+
+    def __init__(self, estimator: Any, space: TabularSpace) -> None:
+        self.estimator = estimator
+        self.space = space
+        self.classes_ = getattr(estimator, "classes_", None)
+
+    def predict_proba(self, Z: np.ndarray) -> np.ndarray:
+        X = self.space.model_input(Z)
+        names = getattr(self.estimator, "feature_names_in_", None)
+        if names is not None:
+            import pandas as pd
+
+            X = pd.DataFrame(X, columns=names)
+        return np.asarray(self.estimator.predict_proba(X), dtype=np.float64)
