@@ -253,7 +253,9 @@ def _fit_autoencoder(gen, X, attr="autoencoder", variational=False):
         cls = VariationalAutoencoder if variational else Autoencoder
         rng = np.random.RandomState(gen.random_state)
         seed = None if gen.random_state is None else int(rng.randint(2**31 - 1))
-        return cls(device=str(gen.model_.device), random_state=seed).fit(X)
+        # next to the model; a black box (gradient-free search) has no device
+        device = getattr(gen.model_, "device", None) or gen.device or "cpu"
+        return cls(device=str(device), random_state=seed).fit(X)
     if _is_fitted(ae):
         return ae
     return clone(ae).fit(X)

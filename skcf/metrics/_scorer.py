@@ -137,7 +137,9 @@ def _check_options(metric, kwargs):
             "make_cf_scorer(metric, X_ref=X_train, y_ref=y_train)."
         )
     if kwargs.get("X_ref") is not None:  # fail at creation, not inside a search
-        X_ref = check_array(kwargs["X_ref"], input_name="X_ref")
+        X_ref = kwargs["X_ref"]
+        if not _is_raw_frame(X_ref):  # raw frames are encoded by the generator
+            X_ref = check_array(X_ref, input_name="X_ref")
         y_ref = kwargs.get("y_ref")
         if y_ref is not None and np.shape(y_ref) != (X_ref.shape[0],):
             raise ValueError(
@@ -146,6 +148,25 @@ def _check_options(metric, kwargs):
                 f"shape {np.shape(y_ref)} instead."
             )
     return {**allowed, **kwargs}
+
+
+def _is_raw_frame(X):
+    """A DataFrame with non-numeric columns (the raw-data road)."""
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is None:
+        return False
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+    return not all(is_numeric_dtype(d) or is_bool_dtype(d) for d in dtypes)
+
+
+def _unwrap_pipeline(estimator, X):
+    """``(generator, X seen by it)`` for a Pipeline ending in a generator."""
+    from sklearn.pipeline import Pipeline
+
+    if isinstance(estimator, Pipeline) and hasattr(estimator.steps[-1][1], "explain"):
+        return estimator.steps[-1][1], estimator[:-1].transform(X)
+    return estimator, X
 
 
 def _short(value):
@@ -185,11 +206,12 @@ class _CFScorer:
         -------
         score : float
         """
+        estimator, X = _unwrap_pipeline(estimator, X)
         if not (is_generator(estimator) or hasattr(estimator, "explain")):
             raise TypeError(
                 f"{self!r} scores counterfactual generators (objects with an "
                 f"explain method), got {type(estimator).__name__}. Pass an skcf "
-                "generator to GridSearchCV."
+                "generator (or a Pipeline ending in one) to GridSearchCV."
             )
         if self.metric == "score":
             value = estimator.score(X, y)
@@ -204,6 +226,9 @@ class _CFScorer:
         if self.metric == "validity":
             return cf.validity
         valid = cf.valid if opts.pop("valid_only", False) else None
+        space = getattr(cf, "space", None)
+        if space is not None:
+            return self._compute_raw(generator, cf, space, valid, opts)
         if self.metric in _DISTANCES:
             if isinstance(opts["scale"], str):  # "mad"
                 opts["scale"] = generator.scale_
@@ -219,13 +244,17 @@ class _CFScorer:
             return constraint_violations(X, X_cf, generator=generator, **opts)
         if self.metric == "time":
             return time_per_counterfactual(cf)
+        return self._compute_plausibility(generator, cf, cf.X, cf.X_cf, valid, opts)
+
+    def _compute_plausibility(self, generator, cf, X, X_cf, valid, opts):
+        """lof, knn/sphere distance, ynn, connectedness of ``X_cf``."""
         X_ref = opts.pop("X_ref")
         if self.metric == "ynn":
-            return ynn_score(generator, cf.X_cf, X_ref, valid=valid, **opts)
+            return ynn_score(generator, X_cf, X_ref, valid=valid, **opts)
         if self.metric == "connectedness":
             y_ref = opts.pop("y_ref")
             return connectedness_score(
-                generator, cf.X_cf, X_ref, y_ref, valid=valid, **opts
+                generator, X_cf, X_ref, y_ref, valid=valid, **opts
             )
         # lof, knn_distance, sphere_distance: same-class lookups use the labels
         # explain predicted for the counterfactuals
@@ -233,9 +262,9 @@ class _CFScorer:
         y_cf = None if y_ref is None else cf.y_cf_pred
         kw = {"y_cf": y_cf, "y_ref": y_ref, "valid": valid, **opts}
         if self.metric == "lof":
-            return lof_distance(cf.X_cf, X_ref, **kw)
+            return lof_distance(X_cf, X_ref, **kw)
         if self.metric == "knn_distance":
-            return knn_manifold_distance(cf.X_cf, X_ref, **kw)
+            return knn_manifold_distance(X_cf, X_ref, **kw)
         if kw["radius"] is None:  # O(n_ref^2): once per scorer, not per call
             if "radius" not in self._cache:
                 X_ref_checked = check_array(X_ref, dtype=np.float64)
@@ -246,7 +275,59 @@ class _CFScorer:
                 else:
                     self._cache["radius"] = None  # the metric raises a clear error
             kw["radius"] = self._cache["radius"]
-        return sphere_manifold_distance(cf.X_cf, X_ref, **kw)
+        return sphere_manifold_distance(X_cf, X_ref, **kw)
+
+    def _compute_raw(self, generator, cf, space, valid, opts):
+        """The raw-data road: costs per original column, in original units.
+
+        Distances and sparsity count a changed category as 1 and numeric
+        changes in original units (``scale="mad"``: in MADs of the column);
+        violations are the ones ``explain`` judged on the returned rows;
+        redundancy reverts whole columns; plausibility compares search-space
+        rows (the reference rows are encoded by the generator's space).
+        """
+        metric = self.metric
+        delta = cf.delta
+        zero = np.zeros_like(delta)
+        if metric in _DISTANCES:
+            if isinstance(opts["scale"], str):  # "mad"
+                opts["scale"] = space.column_scale
+            return proximity(zero, delta, norm=metric, valid=valid, **opts)
+        if metric == "sparsity":
+            return sparsity(zero, delta, valid=valid, **opts)
+        if metric == "violations":
+            counts = cf.violations if valid is None else cf.violations[valid]
+            if opts["reduce"] == "sum":
+                return float(np.sum(counts))
+            return float(np.mean(counts)) if len(counts) else float("nan")
+        if metric == "time":
+            return time_per_counterfactual(cf)
+        Z, Z_cf = cf.Z, cf.Z_cf
+        if metric == "redundancy":
+            from ._validity import _count_redundant
+
+            rows = np.ones(len(cf), dtype=bool) if valid is None else valid
+            proba = generator.model_.predict_proba
+            keep = np.asarray(proba(Z_cf[rows])).argmax(axis=1)
+            counts = _count_redundant(
+                proba,
+                Z[rows],
+                Z_cf[rows],
+                keep,
+                np.zeros(len(keep), dtype=bool),
+                units=[c.search for c in space.columns if len(c.search)],
+                atol=opts["atol"],
+                batch_size=opts["batch_size"],
+            )
+            return float(counts.mean()) if len(counts) else float("nan")
+        opts["X_ref"] = self._encoded_ref(space, opts["X_ref"])
+        return self._compute_plausibility(generator, cf, Z, Z_cf, valid, opts)
+
+    def _encoded_ref(self, space, X_ref):
+        key = ("X_ref", id(space))
+        if key not in self._cache:
+            self._cache[key] = space.encode(X_ref)
+        return self._cache[key]
 
     def __repr__(self):
         name = (

@@ -304,17 +304,35 @@ def redundancy(
         if differ.any():
             keep[differ] = predict(X[differ])
 
-    rows, cols = np.nonzero(
-        np.abs(X_cf.astype(np.float64) - X.astype(np.float64)) > atol
+    counts = _count_redundant(
+        predict_proba, X, X_cf, keep, differ, atol=atol, batch_size=batch_size
     )
-    counts = np.zeros(n, dtype=np.int64)
-    for s in range(0, len(rows), batch_size):  # chunks of reverts, not rows
-        r, c = rows[s : s + batch_size], cols[s : s + batch_size]
-        reverted = X_cf[r]
-        reverted[np.arange(len(r)), c] = X[r, c]
-        pred = np.asarray(predict_proba(reverted)).argmax(axis=1)
-        redundant = np.where(differ[r], pred != keep[r], pred == keep[r])
-        counts += np.bincount(r[redundant], minlength=n)
     if return_per_row:
         return counts
     return float(counts.mean()) if n else float("nan")
+
+
+def _count_redundant(
+    predict_proba, X, X_cf, keep, differ, *, units=None, atol=1e-8, batch_size=4096
+):
+    """Per-row number of changed units whose revert keeps the outcome.
+
+    ``units`` lists the column indices reverted together (an original column's
+    one-hot slots on the raw-data road); None reverts single features.
+    """
+    n, d = X.shape
+    if units is None:
+        units = [np.array([j]) for j in range(d)]
+    member = np.zeros((len(units), d), dtype=bool)
+    for u, cols in enumerate(units):
+        member[u, cols] = True
+    changed = np.abs(X_cf.astype(np.float64) - X.astype(np.float64)) > atol
+    rows, unit = np.nonzero(changed.astype(np.int64) @ member.T.astype(np.int64))
+    counts = np.zeros(n, dtype=np.int64)
+    for s in range(0, len(rows), batch_size):  # chunks of reverts, not rows
+        r, u = rows[s : s + batch_size], unit[s : s + batch_size]
+        reverted = np.where(member[u], X[r], X_cf[r])
+        pred = np.asarray(predict_proba(reverted)).argmax(axis=1)
+        redundant = np.where(differ[r], pred != keep[r], pred == keep[r])
+        counts += np.bincount(r[redundant], minlength=n)
+    return counts

@@ -1,0 +1,469 @@
+"""The raw-data road: raw DataFrames through the user's own fitted pipeline."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from numpy.testing import assert_array_equal
+from sklearn.compose import ColumnTransformer, make_column_selector
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.frozen import FrozenEstimator
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import (
+    FunctionTransformer,
+    KBinsDiscretizer,
+    OneHotEncoder,
+    OrdinalEncoder,
+    StandardScaler,
+)
+from skorch import NeuralNetClassifier
+
+from skcf.datasets import load_german_credit
+from skcf.density import Autoencoder, VariationalAutoencoder
+from skcf.exceptions import (
+    ConstraintError,
+    CounterfactualWarning,
+    NotDifferentiableError,
+)
+from skcf.generators import (
+    ECCoGenerator,
+    ElasticNetGenerator,
+    GrowingSpheresGenerator,
+    LatentSearchGenerator,
+    PGDGenerator,
+    ProtoGenerator,
+    REVISEGenerator,
+    SCFEGenerator,
+    StableNeighborSearch,
+    WachterGenerator,
+)
+from skcf.metrics import make_cf_scorer
+from skcf.models import MLP
+
+EDUCATION = ["basic", "highschool", "college", "master"]
+
+
+def make_frame(n=400, seed=0):
+    """A small credit-like frame: ints, floats, strings, ordered category, bool."""
+    rng = np.random.default_rng(seed)
+    age = rng.integers(18, 70, n)
+    income = rng.gamma(4.0, 900.0, n).round(2)
+    duration = rng.integers(4, 60, n)
+    housing = rng.choice(["own", "rent", "free"], n, p=[0.6, 0.3, 0.1])
+    job = rng.choice(["clerk", "manager", "worker", "none"], n, p=[0.4, 0.2, 0.3, 0.1])
+    edu = rng.choice(EDUCATION, n, p=[0.3, 0.4, 0.2, 0.1])
+    has_car = rng.random(n) < 0.4
+    score = (
+        0.002 * income
+        - 0.08 * duration
+        + 0.03 * (age - 40)
+        + np.where(housing == "own", 1.0, -0.5)
+        + np.array([EDUCATION.index(e) for e in edu]) * 0.8
+        + has_car * 0.5
+        + rng.normal(0, 0.7, n)
+    )
+    X = pd.DataFrame(
+        {
+            "age": age,
+            "income": income,
+            "duration": duration,
+            "housing": housing,
+            "job": pd.Categorical(job),
+            "education": pd.Categorical(edu, categories=EDUCATION, ordered=True),
+            "has_car": has_car,
+        },
+        index=pd.RangeIndex(1000, 1000 + n),
+    )
+    y = (score > np.median(score)).astype(int)
+    return X, y
+
+
+NUMERIC = ["age", "income", "duration"]
+CATEGORICAL = ["housing", "job", "education"]
+ACTION = dict(
+    immutable=["job"],
+    increase_only=["age", "education"],
+    bounds={"housing": ["own", "rent"]},
+)
+
+
+def prep():
+    return ColumnTransformer(
+        [
+            ("num", StandardScaler(), NUMERIC),
+            ("cat", OneHotEncoder(handle_unknown="ignore"), CATEGORICAL),
+        ],
+        remainder="passthrough",
+    )
+
+
+@pytest.fixture(scope="module")
+def frame():
+    return make_frame()
+
+
+@pytest.fixture(scope="module")
+def lr_pipe(frame):
+    X, y = frame
+    return Pipeline([("prep", prep()), ("clf", LogisticRegression(max_iter=500))]).fit(
+        X, y
+    )
+
+
+@pytest.fixture(scope="module")
+def mlp_pipe(frame):
+    X, y = frame
+    clf = MLPClassifier((16,), max_iter=400, random_state=0)
+    return Pipeline([("prep", prep()), ("clf", clf)]).fit(X, y)
+
+
+@pytest.fixture(scope="module")
+def hgb_pipe(frame):
+    X, y = frame
+    clf = HistGradientBoostingClassifier(max_iter=30, random_state=0)
+    return Pipeline([("prep", prep()), ("clf", clf)]).fit(X, y)
+
+
+def queries(pipe, X, n=30):
+    return X[pipe.predict(X) == 0].head(n)
+
+
+FAST = {
+    WachterGenerator: dict(max_iter=60, n_search_steps=3),
+    ElasticNetGenerator: dict(max_iter=60, n_search_steps=4),
+    PGDGenerator: dict(steps=20, n_radii=10),
+    ECCoGenerator: dict(max_iter=60),
+    SCFEGenerator: dict(max_iter=60, n_search_steps=3, density="knn"),
+    ProtoGenerator: dict(max_iter=60, n_search_steps=2),
+    GrowingSpheresGenerator: dict(n_samples=200, max_layers=30),
+    REVISEGenerator: dict(
+        max_iter=60,
+        n_search_steps=2,
+        vae=VariationalAutoencoder(
+            hidden=(16,), latent_dim=4, max_epochs=10, random_state=0
+        ),
+    ),
+    LatentSearchGenerator: dict(
+        n_samples=64,
+        max_rounds=6,
+        autoencoder=Autoencoder(
+            hidden=(16,), latent_dim=4, max_epochs=10, random_state=0
+        ),
+    ),
+}
+
+
+def check_returned(cf, q, pipe, X_train):
+    """Everything the raw road promises, judged on the returned DataFrame."""
+    out = cf.X_cf
+    assert isinstance(out, pd.DataFrame)
+    pd.testing.assert_index_equal(out.index, q.index)
+    assert list(out.columns) == list(q.columns)
+    pd.testing.assert_series_equal(out.dtypes, q.dtypes)
+    # validity by the user's own pipeline, on the values we return
+    valid = cf.valid
+    assert_array_equal(pipe.predict(out)[valid], 1)
+    assert_array_equal(cf.y_cf_pred[valid], pipe.predict(out)[valid])
+    # invalid rows are the factuals, bit for bit
+    pd.testing.assert_frame_equal(out[~valid], q[~valid])
+    # constraints by column name, in original units
+    assert (out["job"] == q["job"]).all()
+    assert (out["age"] >= q["age"]).all()
+    codes_cf = out["education"].cat.codes.to_numpy()
+    assert (codes_cf >= q["education"].cat.codes.to_numpy()).all()
+    moved = out["housing"] != q["housing"]
+    assert out.loc[moved, "housing"].isin(["own", "rent"]).all()
+    for col in ("housing",):
+        assert set(out[col]) <= set(X_train[col])
+    for col in ("age", "duration"):
+        assert (out[col] == np.round(out[col])).all()
+    assert (cf.violations[valid] == 0).all()
+
+
+ALL = [*FAST, StableNeighborSearch]
+
+
+@pytest.mark.parametrize("cls", ALL, ids=lambda c: c.__name__)
+def test_every_generator_through_a_column_transformer(cls, frame, mlp_pipe):
+    X, y = frame
+    q = queries(mlp_pipe, X)
+    if cls is StableNeighborSearch:
+        inner = ElasticNetGenerator(
+            mlp_pipe, random_state=0, **FAST[ElasticNetGenerator], **ACTION
+        )
+        gen = cls(inner, steps=10, random_state=0)
+    elif cls is ECCoGenerator:  # the energy term needs every feature bounded
+        box = {"age": (18, 90), "income": (0, 2e4), "duration": (1, 72)}
+        bounds = {**ACTION["bounds"], **box, "has_car": (0, 1)}
+        gen = cls(mlp_pipe, random_state=0, **FAST[cls], **{**ACTION, "bounds": bounds})
+    else:
+        gen = cls(mlp_pipe, random_state=0, **FAST[cls], **ACTION)
+    gen.fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CounterfactualWarning)
+        cf = gen.explain(q)
+    assert cf.validity >= 0.8, cf.validity
+    check_returned(cf, q, mlp_pipe, X)
+    assert list(gen.get_feature_names_out()) == list(X.columns)
+    # transform is explain's X_cf
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CounterfactualWarning)
+        pd.testing.assert_frame_equal(gen.transform(q), cf.X_cf)
+
+
+def test_gradient_free_on_a_boosted_pipeline(frame, hgb_pipe):
+    X, y = frame
+    q = queries(hgb_pipe, X)
+    gen = GrowingSpheresGenerator(hgb_pipe, random_state=0, **ACTION).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CounterfactualWarning)
+        cf = gen.explain(q)
+    assert cf.validity >= 0.9
+    check_returned(cf, q, hgb_pipe, X)
+
+
+def test_gradient_generator_refuses_a_boosted_pipeline(frame, hgb_pipe):
+    X, _ = frame
+    with pytest.raises(NotDifferentiableError, match="GrowingSpheresGenerator"):
+        WachterGenerator(hgb_pipe).fit(X)
+
+
+def test_unsupported_step_names_the_step(frame):
+    X, y = frame
+    ct = ColumnTransformer(
+        [
+            (
+                "bins",
+                KBinsDiscretizer(n_bins=3, quantile_method="averaged_inverted_cdf"),
+                ["income"],
+            ),
+            ("cat", OneHotEncoder(), CATEGORICAL),
+        ]
+    )
+    pipe = Pipeline([("prep", ct), ("clf", LogisticRegression())]).fit(X, y)
+    with pytest.raises(NotDifferentiableError, match=r"prep>bins.*KBinsDiscretizer"):
+        WachterGenerator(pipe).fit(X)
+
+
+def test_wrong_column_name_lists_the_valid_ones(frame, lr_pipe):
+    X, _ = frame
+    with pytest.raises(ConstraintError, match=r"unknown column 'salary'.*'income'"):
+        WachterGenerator(lr_pipe, immutable=["salary"]).fit(X)
+    with pytest.raises(ConstraintError, match="unknown column 'Age'"):
+        WachterGenerator(lr_pipe, bounds={"Age": (0, 100)}).fit(X)
+    with pytest.raises(ConstraintError, match="'housing', an unordered categorical"):
+        WachterGenerator(lr_pipe, increase_only=["housing"]).fit(X)
+
+
+def test_numeric_bounds_in_original_units(frame, lr_pipe):
+    X, _ = frame
+    q = queries(lr_pipe, X)
+    gen = ElasticNetGenerator(
+        lr_pipe, random_state=0, bounds={"income": (None, 6000.0), "duration": (6, 48)}
+    ).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CounterfactualWarning)
+        cf = gen.explain(q)
+    out = cf.X_cf[cf.valid]
+    changed = out["income"] != q.loc[out.index, "income"]
+    assert (out.loc[changed, "income"] <= 6000.0).all()
+    changed = out["duration"] != q.loc[out.index, "duration"]
+    assert out.loc[changed, "duration"].between(6, 48).all()
+
+
+def test_inferred_bounds_keep_non_negative_columns_non_negative(frame, lr_pipe):
+    X, _ = frame
+    gen = WachterGenerator(lr_pipe, bounds="infer").fit(X)
+    c = gen.constraints_
+    j = gen.space_.columns[1].search[0]  # income: gamma, never negative
+    info = gen.space_.columns[1]
+    assert info.center + info.scale * c["lower"][j] >= -1e-9
+
+
+def test_delta_text_and_costs_in_original_units(frame, lr_pipe):
+    X, _ = frame
+    q = queries(lr_pipe, X, n=10)
+    gen = WachterGenerator(lr_pipe, random_state=0, **ACTION).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CounterfactualWarning)
+        cf = gen.explain(q)
+    delta = cf.to_frame(kind="delta")
+    changes = cf.to_frame(kind="changes")
+    text = cf.to_text()
+    assert len(text) == len(q)
+    for _, change in changes.iterrows():
+        i = q.index.get_loc(change["row"])
+        cell = delta.loc[change["row"], change["feature"]]
+        assert "→" in cell
+        assert change["feature"] in text[i]
+        assert q.loc[change["row"], change["feature"]] == change["from"]
+        assert cf.X_cf.loc[change["row"], change["feature"]] == change["to"]
+    # costs: numeric changes in MADs, one per changed category
+    scale = gen.space_.column_scale
+    assert np.allclose(cf.l1, np.abs(cf.delta / scale).sum(axis=1))
+    cat = [list(q.columns).index(c) for c in CATEGORICAL]
+    assert set(np.unique(cf.delta[:, cat])) <= {0.0, 1.0}
+    assert_array_equal(cf.l0, (cf.X_cf != q).sum(axis=1).to_numpy())
+
+
+def test_grid_search_over_a_generator_on_raw_data(frame, lr_pipe):
+    X, _ = frame
+    gen = WachterGenerator(lr_pipe, random_state=0, max_iter=30, **ACTION)
+    search = GridSearchCV(
+        gen,
+        {"lam": [0.1, 1.0]},
+        scoring={
+            "validity": make_cf_scorer("validity"),
+            "l1": make_cf_scorer("l1", scale="mad"),
+            "violations": make_cf_scorer("violations"),
+            "lof": make_cf_scorer("lof", X_ref=X, n_neighbors=5),
+            "redundancy": make_cf_scorer("redundancy"),
+        },
+        refit="validity",
+        cv=2,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CounterfactualWarning)
+        search.fit(queries(lr_pipe, X, n=60))
+    res = search.cv_results_
+    assert np.all(res["mean_test_validity"] > 0.5)
+    assert np.all(np.isfinite(res["mean_test_l1"]))
+    assert np.all(res["mean_test_violations"] == 0)
+    assert search.best_estimator_.estimator is lr_pipe  # never refitted
+
+
+def test_grid_search_over_a_pipeline_ending_in_a_generator(frame, lr_pipe):
+    """The user's preprocessing as a frozen step before the generator."""
+    X, _ = frame
+    pre, clf = lr_pipe.named_steps["prep"], lr_pipe.named_steps["clf"]
+    pipe = Pipeline(
+        [
+            ("prep", FrozenEstimator(pre)),
+            ("gen", WachterGenerator(clf, random_state=0, max_iter=30)),
+        ]
+    )
+    search = GridSearchCV(
+        pipe, {"gen__lam": [0.1, 1.0]}, scoring=make_cf_scorer("validity"), cv=2
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CounterfactualWarning)
+        search.fit(queries(lr_pipe, X, n=60))
+    assert np.all(search.cv_results_["mean_test_score"] > 0.5)
+
+
+def test_set_output_pandas_on_the_encoded_road(frame):
+    rng = np.random.default_rng(0)
+    Z = rng.normal(size=(100, 3))
+    y = (Z.sum(1) > 0).astype(int)
+    clf = LogisticRegression().fit(Z, y)
+    gen = WachterGenerator(clf, random_state=0).fit(Z).set_output(transform="pandas")
+    cf = gen.explain(Z[:5])
+    assert isinstance(cf.X_cf, pd.DataFrame)
+    assert list(cf.X_cf.columns) == ["x0", "x1", "x2"]
+    assert isinstance(gen.transform(Z[:5]), pd.DataFrame)
+
+
+def test_skorch_net_behind_a_float32_cast(frame):
+    X, y = frame
+    pre = prep().fit(X)
+    width = pre.transform(X[:1]).shape[1]
+    net = NeuralNetClassifier(
+        MLP,
+        module__n_features=width,
+        module__hidden=(16,),
+        criterion=torch.nn.CrossEntropyLoss,
+        max_epochs=30,
+        lr=0.05,
+        train_split=None,
+        verbose=0,
+    )
+    to32 = FunctionTransformer(lambda A: np.asarray(A, dtype=np.float32))
+    pipe = Pipeline([("prep", pre), ("f32", to32), ("net", net)])
+    torch.manual_seed(0)
+    pipe.fit(X, y.astype(np.int64))
+    q = queries(pipe, X)
+    gen = ElasticNetGenerator(pipe, random_state=0, **ACTION).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CounterfactualWarning)
+        cf = gen.explain(q)
+    assert cf.validity >= 0.9
+    check_returned(cf, q, pipe, X)
+
+
+def test_imputed_missing_values_and_selectors():
+    X, y = make_frame(n=300, seed=1)
+    X = X.copy()
+    X.loc[X.index[::7], "income"] = np.nan
+    X["housing"] = X["housing"].astype(object)
+    X.loc[X.index[::11], "housing"] = np.nan
+    ct = ColumnTransformer(
+        [
+            (
+                "num",
+                make_pipeline(SimpleImputer(strategy="median"), StandardScaler()),
+                make_column_selector(dtype_include="number"),
+            ),
+            (
+                "cat",
+                make_pipeline(
+                    SimpleImputer(strategy="most_frequent"), OneHotEncoder(drop="first")
+                ),
+                ["housing", "job"],
+            ),
+            ("edu", OrdinalEncoder(categories=[EDUCATION]), ["education"]),
+        ],
+        remainder="drop",
+    )
+    pipe = Pipeline([("prep", ct), ("clf", LogisticRegression(max_iter=500))]).fit(X, y)
+    q = X[pipe.predict(X) == 0].head(30)
+    gen = WachterGenerator(
+        pipe, random_state=0, increase_only=["education"], immutable=["age"]
+    ).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CounterfactualWarning)
+        cf = gen.explain(q)
+    assert cf.validity >= 0.9
+    out = cf.X_cf
+    assert_array_equal(pipe.predict(out)[cf.valid], 1)
+    assert (out["education"].cat.codes >= q["education"].cat.codes).all()
+    assert (out["age"] == q["age"]).all()
+    # missing values the counterfactual did not touch stay missing
+    untouched = out["income"].isna() == q["income"].isna()
+    assert untouched.mean() > 0.5
+    assert (out["has_car"] == q["has_car"]).all()  # dropped by the pipeline
+
+
+def test_german_credit_validity_judged_by_the_users_pipeline():
+    bunch = load_german_credit(as_frame=True)
+    X, y = bunch.data, bunch.target
+    ct = ColumnTransformer(
+        [
+            ("num", StandardScaler(), bunch.numeric_features),
+            ("cat", OneHotEncoder(handle_unknown="ignore"), bunch.categorical_features),
+        ]
+    )
+    pipe = Pipeline([("prep", ct), ("clf", LogisticRegression(max_iter=1000))])
+    pipe.fit(X, y)
+    q = X[pipe.predict(X) == 0]
+    gen = ElasticNetGenerator(pipe, random_state=0, **bunch.actionability).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CounterfactualWarning)
+        cf = gen.explain(q)
+    assert cf.validity >= 0.95
+    assert (pipe.predict(cf.X_cf)[cf.valid] == 1).all()
+    assert (cf.violations == 0).all()
+    for col in bunch.actionability["immutable"]:
+        assert (cf.X_cf[col] == q[col]).all()
+    for col in bunch.actionability["increase_only"]:
+        if isinstance(q[col].dtype, pd.CategoricalDtype):
+            assert (cf.X_cf[col].cat.codes >= q[col].cat.codes).all()
+        else:
+            assert (cf.X_cf[col] >= q[col]).all()
+    for col in bunch.actionability["integer"]:
+        assert cf.X_cf[col].dtype == q[col].dtype
