@@ -12,6 +12,7 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, clone
 from sklearn.preprocessing import LabelEncoder
@@ -428,11 +429,19 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     def _validate_raw(self, X, reset):
         """Check a raw input (DataFrame or array) without converting it."""
         if not hasattr(X, "iloc"):
+            if sp.issparse(X):
+                raise TypeError(
+                    f"Sparse data was passed to {type(self).__name__}, but the "
+                    "raw-data road needs the rows the pipeline takes: a DataFrame "
+                    "or a dense array. Use X.toarray() to convert."
+                )
             X = np.asarray(X)
             if X.ndim != 2:
                 raise ValueError(
-                    f"Expected a 2D DataFrame or array, got shape {X.shape}; "
-                    "reshape a single row with X.reshape(1, -1)."
+                    f"Expected a 2D DataFrame or array, got shape {X.shape}. "
+                    "Reshape your data either using array.reshape(-1, 1) if your "
+                    "data has a single feature or array.reshape(1, -1) if it "
+                    "contains a single sample."
                 )
             if not X.flags.writeable or X.strides[0] < 0 or X.strides[1] < 0:
                 X = X.copy()

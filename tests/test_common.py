@@ -1,6 +1,8 @@
 """sklearn's estimator checks over every public skcf generator."""
 
 from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skcf.density import Autoencoder, VariationalAutoencoder
@@ -58,6 +60,13 @@ def _instances():
             continue
         params = {"target": "other", "random_state": 0, **INIT_PARAMS.get(name, {})}
         yield cls(LogisticRegression(max_iter=200), **params)
+    # the raw-data road: the explained model is a preprocessing pipeline, which
+    # the generator fits in fit(X, y) and compiles into its search space
+    for name in ("ElasticNetGenerator", "GrowingSpheresGenerator"):
+        cls = dict(generators)[name]
+        params = {"target": "other", "random_state": 0, **INIT_PARAMS[name]}
+        pipe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=200))
+        yield cls(pipe, **params)
 
 
 def _expected_failed_checks(estimator):

@@ -8,19 +8,21 @@ from numbers import Integral
 
 import numpy as np
 from imblearn.over_sampling.base import BaseOverSampler
+from imblearn.utils import check_target_type
 from scipy import sparse
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils import check_random_state
+from sklearn.utils import check_consistent_length, check_random_state
 
 from ..base import BaseGenerator
 from ..exceptions import CounterfactualWarning
 from ..models import is_differentiable
 from ..models._adapters import _is_fitted
+from ..models._space import is_raw_pipeline
 from ..utils._docstring import Substitution
-from ..utils._sklearn_compat import HasMethods, Interval
+from ..utils._sklearn_compat import HasMethods, Interval, validate_data
 
 __all__ = ["CounterfactualSampler"]
 
@@ -223,8 +225,28 @@ class CounterfactualSampler(BaseOverSampler):
             generator.set_params(random_state=rng.randint(np.iinfo(np.int32).max))
         return generator
 
+    # ------------------------------------------------- the raw-data road
+    def _raw_road(self):
+        """Whether the model is a preprocessing pipeline taking raw rows."""
+        est = self.estimator
+        if est is None and self.generator is not None:
+            est = getattr(self.generator, "estimator", None)
+        return is_raw_pipeline(est)
+
+    def _check_X_y(self, X, y, accept_sparse=None):
+        if not self._raw_road():
+            return super()._check_X_y(X, y, accept_sparse=accept_sparse)
+        # raw rows (strings, categories) go to the pipeline as they are
+        y, binarize_y = check_target_type(y, indicate_one_vs_all=True)
+        X = X if hasattr(X, "iloc") else np.asarray(X)
+        validate_data(self, X, reset=True, skip_check_array=True)
+        check_consistent_length(X, y)
+        return X, y, binarize_y
+
     # ---------------------------------------------------------- resample
     def _fit_resample(self, X, y):
+        if self._raw_road():
+            return self._fit_resample_raw(X, y)
         rng = check_random_state(self.random_state)
         sparse_format = X.format if sparse.issparse(X) else None
         if sparse_format is not None:  # generators work on dense rows
@@ -260,9 +282,38 @@ class CounterfactualSampler(BaseOverSampler):
             X_res = sparse.csr_matrix(X_res).asformat(sparse_format)
         return X_res, np.concatenate(y_parts)
 
+    def _fit_resample_raw(self, X, y):
+        """Raw frames in and out: synthetic rows in original units and dtypes."""
+        import pandas as pd
+
+        rng = check_random_state(self.random_state)
+        self.estimator_ = self._fit_estimator(X, y)
+        self.generator_ = self._make_generator(self.estimator_, rng).fit(X, y)
+        classes = np.asarray(self.generator_.classes_)
+        y_pred = classes[self.generator_._judge_proba(X, None).argmax(axis=1)]
+        frame = hasattr(X, "iloc")
+        X_parts, y_parts, seeds_all = [X], [y], []
+        self.n_tried_ = {}
+        for cls, n_needed in self.sampling_strategy_.items():
+            if n_needed == 0:
+                self.n_tried_[cls] = 0
+                continue
+            X_new, seeds = self._generate_class(X, y, y_pred, cls, n_needed, rng)
+            X_parts.append(X_new)
+            y_parts.append(np.full(len(X_new), cls, dtype=y.dtype))
+            seeds_all.append(seeds)
+        self.seed_indices_ = (
+            np.concatenate(seeds_all) if seeds_all else np.zeros(0, dtype=np.int64)
+        )
+        if frame:
+            X_res = pd.concat(X_parts, ignore_index=True)
+        else:
+            X_res = np.concatenate(X_parts)
+        return X_res, np.concatenate(y_parts)
+
     def _with_names(self, X):
         names = getattr(self, "feature_names_in_", None)
-        if names is None:
+        if names is None or hasattr(X, "iloc"):
             return X
         import pandas as pd
 
@@ -288,14 +339,14 @@ class CounterfactualSampler(BaseOverSampler):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", CounterfactualWarning)
                 cf = self.generator_.explain(
-                    self._with_names(X[batch]), target=np.full(batch.size, cls)
+                    _rows(self._with_names(X), batch), target=np.full(batch.size, cls)
                 )
             valid = np.asarray(cf.valid, dtype=bool)
-            found_X.append(np.asarray(cf.X_cf)[valid])
+            found_X.append(_rows(cf.X_cf, np.flatnonzero(valid)))
             found_seed.append(batch[valid])
             n_found += int(valid.sum())
         self.n_tried_[cls] = pos
-        X_new = np.vstack(found_X) if found_X else np.zeros((0, X.shape[1]))
+        X_new = _stack(found_X) if found_X else np.zeros((0, X.shape[1]))
         seeds = np.concatenate(found_seed) if found_seed else np.zeros(0, np.int64)
         if n_found == 0:
             raise ValueError(
@@ -314,7 +365,7 @@ class CounterfactualSampler(BaseOverSampler):
                 CounterfactualWarning,
                 stacklevel=6,  # the caller of fit_resample
             )
-            X_new = np.vstack([X_new, X_new[reuse]])
+            X_new = _stack([X_new, _rows(X_new, reuse)])
             seeds = np.concatenate([seeds, seeds[reuse]])
         if self.verbose:
             print(
@@ -328,3 +379,16 @@ class CounterfactualSampler(BaseOverSampler):
         tags.input_tags.sparse = True
         tags.input_tags.allow_nan = False
         return tags
+
+
+def _rows(X, idx):
+    """Rows ``idx`` (positions) of an array or a DataFrame."""
+    return X.iloc[idx] if hasattr(X, "iloc") else np.asarray(X)[idx]
+
+
+def _stack(parts):
+    if hasattr(parts[0], "iloc"):
+        import pandas as pd
+
+        return pd.concat(parts)
+    return np.vstack([np.asarray(p) for p in parts])

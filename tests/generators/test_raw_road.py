@@ -467,3 +467,24 @@ def test_german_credit_validity_judged_by_the_users_pipeline():
             assert (cf.X_cf[col] >= q[col]).all()
     for col in bunch.actionability["integer"]:
         assert cf.X_cf[col].dtype == q[col].dtype
+
+
+def test_sampler_adds_raw_rows_in_original_units(frame):
+    from skcf.sampling import CounterfactualSampler
+
+    X, y = frame
+    y = y.copy()
+    y[np.flatnonzero(y)[:120]] = 0  # 320 : 80
+    pipe = Pipeline([("prep", prep()), ("clf", LogisticRegression(max_iter=500))])
+    pipe.fit(X, y)
+    gen = ElasticNetGenerator(pipe, random_state=0, max_iter=60, **ACTION)
+    sampler = CounterfactualSampler(generator=gen, random_state=0)
+    X_res, y_res = sampler.fit_resample(X, y)
+    assert isinstance(X_res, pd.DataFrame)
+    pd.testing.assert_series_equal(X_res.dtypes, X.dtypes)
+    assert np.bincount(y_res).tolist() == [320, 320]
+    new = X_res.iloc[len(X) :]
+    assert_array_equal(pipe.predict(new), 1)  # judged by the user's pipeline
+    seeds = X.iloc[sampler.seed_indices_]
+    assert (new["job"].to_numpy() == seeds["job"].to_numpy()).all()
+    assert set(new["housing"]) <= {"own", "rent", "free"}

@@ -230,3 +230,29 @@ def test_unfitted_skorch_net_with_string_labels(tabular):
     cf = gen.explain(q)
     assert (cf.y_pred == "bad").all() and (cf.y_cf_pred[cf.valid] == "good").all()
     assert cf.validity >= 0.9
+
+
+def test_gradient_free_names_match_discovery():
+    """The adapters name the gradient-free generators without importing them."""
+    from skcf.models._adapters import GRADIENT_FREE_GENERATORS
+    from skcf.utils import all_estimators
+
+    found = sorted(
+        name
+        for name, cls in all_estimators(type_filter="generator")
+        if not getattr(cls, "_requires_gradients", True)
+    )
+    assert sorted(GRADIENT_FREE_GENERATORS) == found
+
+
+def test_models_import_without_the_generators():
+    """No import circle: skcf.models loads without skcf.base or discovery."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, skcf.models; "
+        "bad = [m for m in ('skcf.base', 'skcf.utils.discovery', 'skcf.generators') "
+        "if m in sys.modules]; print(bad); assert not bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
