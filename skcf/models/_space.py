@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
-from numbers import Integral
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -153,6 +153,8 @@ class _Tracer:
                 path, step, f"it expects {n_in} columns but receives {len(inputs)}"
             )
         if name in _SCALERS:
+            if getattr(step, "clip", False):
+                raise self._unsupported(path, step, "clip=True is not affine")
             a, b = _scaler_affine(step, len(inputs))
             return [
                 self.numeric(v, path, step).affine(float(a[j]), float(b[j]))
@@ -182,6 +184,14 @@ class _Tracer:
     def _imputer(self, imp: Any, inputs: list, path: str) -> list:
         if getattr(imp, "add_indicator", False):
             raise self._unsupported(path, imp, "add_indicator=True")
+        if not _is_missing(getattr(imp, "missing_values", np.nan)):
+            # a real value (0, "?") is replaced: not the identity on such rows
+            raise self._unsupported(
+                path,
+                imp,
+                f"missing_values={imp.missing_values!r} replaces real values; "
+                "only NaN/None markers are supported",
+            )
         stats = np.asarray(imp.statistics_, dtype=object)
         keep = getattr(imp, "keep_empty_features", False)
         out = []
@@ -210,7 +220,7 @@ class _Tracer:
         func = getattr(ft, "func", None)
         if func is None:
             return list(inputs)
-        if any(isinstance(v, _Raw) for v in inputs) or not _is_identity(ft, inputs):
+        if not _is_identity(ft, inputs):
             raise self._unsupported(
                 path, ft, "only an identity func (or a pure dtype cast) is supported"
             )
@@ -239,9 +249,17 @@ class _Tracer:
             else:
                 codes = block[: len(cats[j]), 0].astype(np.float64)
                 unknown_code = float(block[-1, 0]) if unknown else None
+                if unknown_code is not None and not np.isfinite(unknown_code):
+                    unknown_code = None  # unknown_value=nan: no affine image
                 role = self._role(
                     v,
-                    _Role("ordinal", cats[j], unknown, codes, unknown_code),
+                    _Role(
+                        "ordinal",
+                        cats[j],
+                        unknown_code is not None,
+                        codes,
+                        unknown_code,
+                    ),
                     path,
                     enc,
                 )
@@ -374,7 +392,12 @@ def _output_widths(enc: Any, n_out: int, n_in: int) -> list[int]:
 
 
 def _is_identity(ft: Any, inputs: list) -> bool:
-    """A FunctionTransformer that returns its (numeric) input, up to a cast."""
+    """A FunctionTransformer that returns its (numeric) input, up to a cast.
+
+    Missing values must come back missing: a func that fills them (an
+    imputer in disguise) is not the identity. A func that refuses them is
+    (the pipeline refuses such rows too).
+    """
     rng = np.random.default_rng(0)
     n = len(inputs)
     probe = np.concatenate(
@@ -385,17 +408,34 @@ def _is_identity(ft: Any, inputs: list) -> bool:
             np.full((1, n), 7.25e5),
         ]
     )
+    out = _apply_probe(ft, probe)
+    if out is None or out.shape != probe.shape:
+        return False
+    if not np.allclose(out, probe, rtol=1e-6, atol=1e-6):
+        return False
+    holes = np.where(np.eye(n, dtype=bool), np.nan, rng.normal(size=(n, n)))
+    out = _apply_probe(ft, holes)
+    return out is None or (
+        out.shape == holes.shape
+        and np.allclose(out, holes, rtol=1e-6, atol=1e-6, equal_nan=True)
+    )
+
+
+def _apply_probe(ft: Any, probe: np.ndarray) -> np.ndarray | None:
+    """``ft.transform`` of a probe (a frame if ``ft`` saw one), or None if it
+    raises."""
+    X: Any = probe
     names = getattr(ft, "feature_names_in_", None)
-    X = probe
     if names is not None:
         import pandas as pd
 
         X = pd.DataFrame(probe, columns=names)
-    try:
-        out = np.asarray(ft.transform(X), dtype=np.float64)
+    try:  # a probe, not the user's data: its warnings are noise
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            return np.asarray(ft.transform(X), dtype=np.float64)
     except Exception:
-        return False
-    return out.shape == probe.shape and np.allclose(out, probe, rtol=1e-6, atol=1e-6)
+        return None
 
 
 # ------------------------------------------------------------------ columns
@@ -419,10 +459,14 @@ class ColumnInfo:
     unknown : bool
         The last slot stands for categories the encoder never saw.
     ordered : bool
-        The categories have an order (ordered pandas ``Categorical`` or
-        ordinal codes), so ``increase_only`` / ``decrease_only`` apply.
+        The categories have an order (an ordered pandas ``Categorical``,
+        numbers or bools by value, or ordinal codes), so ``increase_only`` /
+        ``decrease_only`` apply.
     rank : ndarray or None
         Position of each category slot in that order.
+    domain : tuple of float
+        The values the column's dtype can hold (``(0, 1)`` for bool, the
+        integer range for integer dtypes): a hard bound on every search.
     """
 
     name: str
@@ -445,6 +489,7 @@ class ColumnInfo:
     std: float = 0.0
     mad: float = 1.0  # cost scale in original units
     frequency: np.ndarray | None = None
+    domain: tuple = (-np.inf, np.inf)
 
 
 class _LinearMap(nn.Module):
@@ -484,6 +529,9 @@ class TabularSpace:
         The original column names (``x0, x1, ...`` for arrays).
     preprocessing : Pipeline
         The fitted preprocessing steps (checked against the compiled map).
+    onehot_groups : list of list of int, default=None
+        Input columns that already hold one-hot blocks (the encoded road
+        behind a scaler pipeline): each block is searched as one group.
 
     Examples
     --------
@@ -514,6 +562,7 @@ class TabularSpace:
         bias: np.ndarray,
         feature_names: list,
         preprocessing: Any = None,
+        onehot_groups: list | None = None,
     ) -> None:
         self.columns = columns
         self.n_search = n_search
@@ -522,6 +571,7 @@ class TabularSpace:
         self.bias = bias
         self.feature_names = feature_names
         self.preprocessing = preprocessing
+        self.onehot_groups = [] if onehot_groups is None else onehot_groups
 
     def __repr__(self) -> str:
         kinds = [c.kind for c in self.columns]
@@ -560,14 +610,24 @@ class TabularSpace:
         inputs = [_Raw(j) for j in range(len(names))]
         outputs = tracer.trace(pre, inputs, "")
         outputs = [tracer.numeric(v, "model", pipeline) for v in outputs]
-        as_cat = set(_positions(categorical, names, "categorical"))
+        singles = [c for c in categorical or [] if not isinstance(c, (list, tuple))]
+        blocks = [
+            _positions(list(c), names, "categorical")
+            for c in categorical or []
+            if isinstance(c, (list, tuple))
+        ]
+        as_cat = set(_positions(singles, names, "categorical"))
         as_int = set(_positions(integer, names, "integer"))
+        in_block = {j for block in blocks for j in block}
         columns, n_search = [], 0
         for j, name in enumerate(names):
             role = tracer.roles.get(j)
             info = _column_info(X, j, name, role, n_search, j in as_cat, j in as_int)
+            if j in in_block:  # a one-hot column searched as it is: 0 / 1
+                info.center, info.scale, info.integer = 0.0, 1.0, False
             n_search += len(info.search)
             columns.append(info)
+        _check_onehot_blocks(X, blocks, columns, names)
         bad = sorted(as_cat - {j for j, c in enumerate(columns) if c.kind != "numeric"})
         if bad:
             raise ConstraintError(
@@ -588,7 +648,8 @@ class TabularSpace:
                     if info.kind == "ordinal":
                         weight[info.search[0], o] += a
                     else:  # searched as categories: code = sum_k code_k 1[k]
-                        codes = np.r_[info.codes, info.unknown_code or 0.0]
+                        u = info.unknown_code
+                        codes = np.r_[info.codes, 0.0 if u is None else u]
                         weight[info.search, o] += a * codes[: len(info.search)]
                 else:
                     weight[info.search[key], o] += a
@@ -609,14 +670,21 @@ class TabularSpace:
             bias=bias,
             feature_names=names,
             preprocessing=pre,
+            onehot_groups=[[columns[j].search[0] for j in b] for b in blocks],
         )
         space._check(X)
         return space
 
     def _check(self, X: Any, n_rows: int = 256) -> None:
-        """The compiled map must reproduce the pipeline's own transform."""
+        """The compiled map must reproduce the pipeline's own transform.
+
+        Numeric float32 columns are compared in float64: sklearn keeps float32
+        through a scaler, and its rounding, amplified by later steps, is not
+        a step skcf fails to model.
+        """
         rows = np.linspace(0, len(X) - 1, min(len(X), n_rows)).astype(int)
         sub = X.iloc[rows] if hasattr(X, "iloc") else np.asarray(X)[rows]
+        sub = self._upcast(sub)
         want = self.preprocessing.transform(sub)
         want = want.toarray() if hasattr(want, "toarray") else np.asarray(want)
         got = self.model_input(self.encode(sub))
@@ -634,6 +702,19 @@ class TabularSpace:
                 "Use a gradient-free generator (GrowingSpheresGenerator) or "
                 "encode the data yourself."
             )
+
+    def _upcast(self, X: Any) -> Any:
+        """``X`` with its numeric float32 (or narrower) columns as float64."""
+        narrow = [
+            j
+            for j, info in enumerate(self.columns)
+            if info.kind == "numeric" and _resolution(info.dtype, np.ones(1))[0] > 1e-12
+        ]
+        if not narrow:
+            return X
+        if hasattr(X, "iloc"):
+            return X.astype({X.columns[j]: np.float64 for j in narrow})
+        return X.astype(np.float64) if X.dtype.kind == "f" else X
 
     # ------------------------------------------------------------- mapping
     def model_input(self, Z: np.ndarray) -> np.ndarray:
@@ -654,12 +735,13 @@ class TabularSpace:
                 continue
             values = _values(X, j)
             missing = _missing_mask(values)
-            if missing.any():
+            known_missing = info.kind != "numeric" and _has_missing(info.categories)
+            if missing.any() and (info.filled or not known_missing):
                 if not info.filled:
                     raise ValueError(
                         f"Column {info.name!r} has {int(missing.sum())} missing "
-                        "value(s) and the pipeline imputes none for it; fill them "
-                        "or add a SimpleImputer for the column."
+                        "value(s) (NaN/None) and the pipeline imputes none for "
+                        "it; fill them or add a SimpleImputer for the column."
                     )
                 values = np.where(
                     missing, np.asarray([info.fill], dtype=object), values
@@ -709,14 +791,12 @@ class TabularSpace:
                 x = info.center + info.scale * z[:, 0]
                 if info.integer:
                     x = np.round(x)
-                values: Any = x
+                values: Any = np.clip(x, *info.domain)
             else:
-                if info.kind == "ordinal":
-                    k = np.abs(z[:, :1] - np.asarray(info.codes)[None, :]).argmin(1)
-                else:
-                    k = z.argmax(axis=1)
-                cats = np.asarray(list(info.categories or []) + [None], dtype=object)
-                values = cats[np.minimum(k, len(cats) - 1)]
+                k, keep = _category_slots(info, z)
+                values = _object_array(info.categories or [])[k]
+                if keep.any():  # the factual's own unseen category stays
+                    values[keep] = _values(X_ref, j)[changed][keep]
             _assign(out, changed, j, values, frame)
         return out
 
@@ -733,7 +813,15 @@ class TabularSpace:
         decrease_only: Any = None,
         bounds: Any = None,
     ) -> dict:
-        """The engine's constraint dict, from constraints by original column."""
+        """The engine's constraint dict, from constraints by original column.
+
+        ``bounds`` maps a column to ``(low, high)`` in original units (None
+        for unbounded), or, for an encoded column, to the allowed categories
+        (a list, or a single category); a ``(low, high)`` tuple on a column
+        whose categories are numbers is the range it reads as, so the same
+        bounds mean the same whether the column is scaled or encoded. An
+        ordinal-encoded column can only take a contiguous range of codes.
+        """
         d = self.n_search
         lower, upper = np.full(d, -np.inf), np.full(d, np.inf)
         mutable = np.ones(d, dtype=bool)
@@ -755,12 +843,20 @@ class TabularSpace:
             )
         for j in sorted(inc_cols | dec_cols):
             info = self.columns[j]
+            param = "increase_only" if j in inc_cols else "decrease_only"
             if info.kind == "categorical" and not info.ordered:
                 raise ConstraintError(
-                    f"{'increase_only' if j in inc_cols else 'decrease_only'} "
-                    f"lists {info.name!r}, an unordered categorical column; give "
-                    "it an order (an ordered pandas Categorical, or an "
+                    f"{param} lists {info.name!r}, an unordered categorical column; "
+                    "give it an order (an ordered pandas Categorical, or an "
                     "OrdinalEncoder with categories=[...]) or drop the constraint."
+                )
+            if info.kind == "ordinal" and not info.ordered:
+                order = list(getattr(info.dtype, "categories", []))
+                raise ConstraintError(
+                    f"{param} lists {info.name!r}, whose OrdinalEncoder codes follow "
+                    f"{_plain(info.categories)}, not the column's own order "
+                    f"{order}; pass OrdinalEncoder(categories=[{order!r}]) so the "
+                    "codes follow it, or drop the constraint."
                 )
         box = self._bounds(bounds)
         for j, info in enumerate(self.columns):
@@ -769,6 +865,7 @@ class TabularSpace:
                 continue
             lo, hi = box.get(j, (-np.inf, np.inf))
             if info.kind == "numeric":
+                lo, hi = max(lo, info.domain[0]), min(hi, info.domain[1])
                 lower[s] = (lo - info.center) / info.scale
                 upper[s] = (hi - info.center) / info.scale
                 if info.integer:
@@ -779,6 +876,20 @@ class TabularSpace:
                 allowed = box.get(("cats", j))
                 pick = codes if allowed is None else codes[allowed]
                 lower[s], upper[s] = pick.min(), pick.max()
+                between = (codes >= pick.min()) & (codes <= pick.max())
+                skipped = [
+                    c
+                    for c, b, code in zip(info.categories or [], between, codes)
+                    if b and code not in pick
+                ]
+                if skipped:  # the integer code moves through them
+                    raise ConstraintError(
+                        f"bounds[{info.name!r}] allows categories of the "
+                        f"ordinal-encoded column {info.name!r} with gaps: its "
+                        f"code can not skip {_plain(skipped)}. Allow a contiguous "
+                        f"range of {_plain(info.categories)}, or search the column "
+                        f"as categories with categorical=[{info.name!r}]."
+                    )
                 integer[s] = True
             else:
                 groups.append(np.asarray(s))
@@ -797,6 +908,11 @@ class TabularSpace:
                 inc[s] = True
             if j in dec_cols:
                 dec[s] = True
+        for block in self.onehot_groups:  # input columns that are one-hot already
+            idx = np.asarray(block)
+            groups.append(idx)
+            lower[idx] = np.maximum(lower[idx], 0.0)
+            upper[idx] = np.minimum(upper[idx], 1.0)
         if not mutable.any():
             raise ConstraintError(
                 "Every column is immutable: no counterfactual can exist. Remove "
@@ -820,6 +936,14 @@ class TabularSpace:
             "rank": rank if rank_dir.any() else None,
             "rank_dir": rank_dir if rank_dir.any() else None,
             "columns": {
+                "onehot": [
+                    [
+                        j
+                        for j, c in enumerate(self.columns)
+                        if len(c.search) and c.search[0] in block
+                    ]
+                    for block in self.onehot_groups
+                ],
                 "immutable": sorted(_positions(immutable, names, "immutable")),
                 "increase_only": sorted(inc_cols),
                 "decrease_only": sorted(dec_cols),
@@ -846,8 +970,26 @@ class TabularSpace:
         for key, value in bounds.items():
             j = self.index(key, "bounds")
             info = self.columns[j]
+            if info.kind == "unused":
+                continue  # the model never sees it: it never changes
             if info.kind in ("categorical", "ordinal"):
                 cats = list(info.categories or [])
+                if _is_range(value) and _are_numbers(cats):
+                    # (low, high) on number categories: a range, as when scaled
+                    lo = -np.inf if value[0] is None else float(value[0])
+                    hi = np.inf if value[1] is None else float(value[1])
+                    inside = [
+                        k
+                        for k, c in enumerate(cats)
+                        if not _is_missing(c) and lo <= float(c) <= hi
+                    ]
+                    if not inside:
+                        raise ConstraintError(
+                            f"bounds[{key!r}]={value!r} holds none of the "
+                            f"categories of {info.name!r}: {_plain(cats)}."
+                        )
+                    box[("cats", j)] = np.array(inside)
+                    continue
                 values = (
                     [value]
                     if isinstance(value, str) or not hasattr(value, "__iter__")
@@ -857,7 +999,8 @@ class TabularSpace:
                 if missing or not values:
                     raise ConstraintError(
                         f"bounds[{key!r}] must list allowed categories of "
-                        f"{info.name!r} among {cats}; got unknown {missing or values}."
+                        f"{info.name!r} among {_plain(cats)}; got unknown "
+                        f"{_plain(missing or values)}."
                     )
                 box[("cats", j)] = np.array(
                     [k for k, c in enumerate(cats) if any(_equal(v, c) for v in values)]
@@ -880,14 +1023,24 @@ class TabularSpace:
         """Broken constraints per row, judged in original units on ``X_cf``.
 
         Immutable columns must be equal, integer columns integral, numeric
-        bounds and directions held (a float-rounding tolerance relative to the
-        column's scale, never to its magnitude), categories known to the
+        bounds and directions held (a float-rounding tolerance: 1e-9 of the
+        column's scale, never a share of its magnitude, plus one unit in the
+        last place of the column's dtype, so a float32 column rounded to the
+        nearest float32 at a bound still holds it), categories known to the
         encoder and allowed by ``bounds``, ordered categories moved the
-        allowed way only.
+        allowed way only. Bounds bind every mutable column, changed or not: a
+        factual value outside them that a direction kept in place is a
+        violation, as in the engine (never silently valid).
         """
         n = len(X)
         count = np.zeros(n, dtype=np.int64)
         box = rules["bounds"]
+        for block in rules.get("onehot", []):  # already-encoded one-hot blocks
+            values = np.column_stack(
+                [_as_float_lenient(_values(X_cf, j)) for j in block]
+            )
+            binary = np.isin(values, (0.0, 1.0)).all(axis=1)
+            count += ~(binary & (values.sum(axis=1) == 1.0))
         for j, info in enumerate(self.columns):
             if info.kind == "unused":
                 continue
@@ -899,10 +1052,11 @@ class TabularSpace:
             if info.kind == "numeric":
                 xa = _as_float_lenient(a)
                 xb = _as_float_lenient(b)
-                tol = 1e-9 * info.scale
+                tol = 1e-9 * info.scale + _resolution(info.dtype, xb)
                 bad = ~np.isfinite(xb) & ~same
                 lo, hi = box.get(j, (-np.inf, np.inf))
-                bad |= ~same & ((xb < lo - tol) | (xb > hi + tol))
+                with np.errstate(invalid="ignore"):
+                    bad |= (xb < lo - tol) | (xb > hi + tol)
                 if j in rules["increase_only"]:
                     bad |= ~same & (xb < xa - tol)
                 if j in rules["decrease_only"]:
@@ -916,7 +1070,7 @@ class TabularSpace:
             bad = ~same & (kb < 0)
             allowed = box.get(("cats", j))
             if allowed is not None:
-                bad |= ~same & ~np.isin(kb, allowed)
+                bad |= ~np.isin(kb, allowed)
             if info.ordered and (
                 j in rules["increase_only"] or j in rules["decrease_only"]
             ):
@@ -1068,6 +1222,36 @@ def _as_float_lenient(values: np.ndarray) -> np.ndarray:
     )
 
 
+def _is_range(value: Any) -> bool:
+    """A ``(low, high)`` tuple of numbers or None."""
+    return (
+        isinstance(value, tuple)
+        and len(value) == 2
+        and all(
+            v is None or (isinstance(v, (Real, np.number)) and not isinstance(v, bool))
+            for v in value
+        )
+    )
+
+
+def _are_numbers(categories: list) -> bool:
+    real = [c for c in categories if not _is_missing(c)]
+    return bool(real) and all(
+        isinstance(c, (Real, np.number)) and not isinstance(c, (bool, np.bool_))
+        for c in real
+    )
+
+
+def _resolution(dtype: Any, x: np.ndarray) -> np.ndarray:
+    """One unit in the last place of ``x`` stored as a float ``dtype`` (else 0)."""
+    np_dtype = getattr(dtype, "numpy_dtype", dtype)
+    if not (isinstance(np_dtype, np.dtype) and np_dtype.kind == "f"):
+        return np.zeros_like(x)
+    with np.errstate(invalid="ignore"):
+        ulp = np.spacing(np.abs(np.nan_to_num(x)).astype(np_dtype))
+    return ulp.astype(np.float64)
+
+
 def _equal(a: Any, b: Any) -> bool:
     if _is_missing(a) and _is_missing(b):
         return True
@@ -1096,15 +1280,60 @@ def _category_index(values: np.ndarray, categories: list) -> np.ndarray:
     """Slot of each value among ``categories`` (-1 where unseen)."""
     import pandas as pd
 
-    index = pd.Index(pd.array(list(categories), dtype=object))
-    return np.asarray(index.get_indexer(pd.Index(pd.array(list(values), dtype=object))))
+    def index(items: Any) -> Any:  # None, NaN and pd.NA all match a NaN category
+        arr = _object_array(items)
+        arr[_missing_mask(arr)] = np.nan
+        return pd.Index(arr, dtype=object)
+
+    return np.asarray(index(categories).get_indexer(index(values)))
+
+
+def _plain(values: Any) -> list:
+    """Values as plain Python scalars, for messages (``2``, not ``np.int64(2)``)."""
+    return [v.item() if isinstance(v, np.generic) else v for v in values or []]
+
+
+def _has_missing(categories: list | None) -> bool:
+    """Whether an encoder knows missing values as a category of their own."""
+    return any(_is_missing(c) for c in categories or [])
+
+
+def _object_array(values: Any) -> np.ndarray:
+    """A 1-D object array of ``values`` (never a 2-D array of sequences)."""
+    out = np.empty(len(values), dtype=object)
+    out[:] = list(values)
+    return out
+
+
+def _category_slots(info: ColumnInfo, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Known category of each search row, and the rows that keep the factual's.
+
+    The unknown slot (or unknown code) is never a destination (the engine
+    bounds it at 0): a row on it keeps the factual's own value, which is how
+    a factual's unseen category survives decoding. It never decodes to a
+    missing value.
+    """
+    n_known = len(info.categories or [])
+    keep = np.zeros(len(z), dtype=bool)
+    if info.kind == "ordinal":
+        codes = np.asarray(info.codes, dtype=np.float64)
+        dist = np.abs(z[:, :1] - codes[None, :])
+        k = dist.argmin(axis=1)
+        u = info.unknown_code
+        if info.unknown and u is not None and np.isfinite(u):
+            keep = np.abs(z[:, 0] - u) < dist.min(axis=1)
+        return k, keep
+    k = z[:, :n_known].argmax(axis=1)
+    if info.unknown:
+        keep = z.argmax(axis=1) == n_known
+    return k, keep
 
 
 def _unseen_message(info: ColumnInfo, values: np.ndarray) -> str:
     shown = sorted({str(v) for v in values})[:5]
     return (
         f"Column {info.name!r} holds categories the pipeline never saw: {shown}; "
-        f"known categories are {list(info.categories or [])}. Set "
+        f"known categories are {_plain(info.categories)}. Set "
         "handle_unknown='ignore' in the encoder, or drop these rows."
     )
 
@@ -1126,14 +1355,36 @@ def _assign(out: Any, rows: np.ndarray, j: int, values: Any, frame: bool) -> Non
         series.iloc[rows] = np.asarray(values, dtype=np.float64) > 0.5
     elif pd.api.types.is_numeric_dtype(dtype):
         series = col.copy()
+        x = np.asarray(values, dtype=np.float64)
         if pd.api.types.is_integer_dtype(dtype):
-            values = np.round(np.asarray(values, dtype=np.float64)).astype(np.int64)
-        series.iloc[rows] = pd.array(values).astype(dtype)
+            nan = np.isnan(x)  # a missing category of a nullable column
+            ints = pd.array(np.round(np.where(nan, 0.0, x)).astype(np.int64))
+            ints[nan] = pd.NA
+            series.iloc[rows] = ints.astype(dtype)
+        else:
+            series.iloc[rows] = pd.array(x).astype(dtype)
     else:
         series = col.astype(object)
         series.iloc[rows] = np.asarray(values, dtype=object)
         series = series.astype(dtype)
     out.isetitem(j, series)
+
+
+def _dtype_domain(dtype: Any) -> tuple[float, float]:
+    """The range of values a column of ``dtype`` can hold (bool: ``(0, 1)``)."""
+    import pandas as pd
+
+    if pd.api.types.is_bool_dtype(dtype):
+        return 0.0, 1.0
+    if pd.api.types.is_integer_dtype(dtype) and not isinstance(
+        dtype, pd.CategoricalDtype
+    ):
+        info = np.iinfo(getattr(dtype, "numpy_dtype", dtype))
+        hi = float(info.max)
+        if int(hi) > info.max:  # 2**63 - 1 rounds up to 2**63 as a float
+            hi = float(np.nextafter(hi, 0.0))
+        return float(info.min), hi
+    return -np.inf, np.inf
 
 
 def _column_info(
@@ -1155,7 +1406,8 @@ def _column_info(
     if missing.any() and role.filled:
         values = np.where(missing, np.asarray([role.fill], dtype=object), values)
         missing = _missing_mask(values)
-    values = values[~missing]
+    if role.kind == "numeric" or not _has_missing(role.categories):
+        values = values[~missing]  # else missing is a category the encoder knows
     if role.kind == "numeric":
         x = _as_float(values, name)
         is_int = as_int or (
@@ -1179,6 +1431,7 @@ def _column_info(
             lower=float(x.min()) if x.size else -np.inf,
             upper=float(x.max()) if x.size else np.inf,
             mad=mad if mad > 1e-12 else scale,
+            domain=_dtype_domain(dtype),
         )
     cats = list(role.categories or [])
     counts = np.bincount(
@@ -1186,7 +1439,8 @@ def _column_info(
     )[: len(cats)].astype(np.float64)
     frequency = (counts + 1.0) / (counts.sum() + len(cats))
     ordered, rank = False, np.arange(len(cats), dtype=np.float64)
-    if isinstance(dtype, pd.CategoricalDtype) and dtype.ordered:
+    by_dtype = isinstance(dtype, pd.CategoricalDtype) and bool(dtype.ordered)
+    if isinstance(dtype, pd.CategoricalDtype) and by_dtype:  # its own order
         order = list(dtype.categories)
         ordered = all(any(_equal(c, o) for o in order) for c in cats)
         if ordered:
@@ -1194,11 +1448,23 @@ def _column_info(
                 [next(i for i, o in enumerate(order) if _equal(c, o)) for c in cats],
                 dtype=np.float64,
             )
+    elif (
+        cats
+        and not _has_missing(cats)
+        and (_are_numbers(cats) or all(isinstance(c, (bool, np.bool_)) for c in cats))
+    ):  # numbers (and bools) are ordered by value, however they are encoded
+        ordered = True
+        rank = np.argsort(np.argsort(np.asarray(cats, dtype=np.float64))).astype(
+            np.float64
+        )
     if role.kind == "ordinal" and not as_cat:
         codes = np.asarray(role.codes, dtype=np.float64)
         if np.unique(codes).size != codes.size:
             as_cat = True  # infrequent categories share a code: search categories
         else:
+            # codes are ordered; an ordered pandas Categorical must agree
+            by_code = rank[np.argsort(codes)]
+            agrees = not (by_dtype and ordered) or bool(np.all(np.diff(by_code) > 0))
             return ColumnInfo(
                 name,
                 "ordinal",
@@ -1206,7 +1472,7 @@ def _column_info(
                 integer=True,
                 categories=cats,
                 unknown=role.unknown,
-                ordered=True,
+                ordered=agrees,
                 rank=codes,
                 codes=codes,
                 unknown_code=role.unknown_code,
@@ -1254,3 +1520,29 @@ class MappedEstimator:
 
             X = pd.DataFrame(X, columns=names)
         return np.asarray(self.estimator.predict_proba(X), dtype=np.float64)
+
+
+def _check_onehot_blocks(X: Any, blocks: list, columns: list, names: list) -> None:
+    """``categorical`` groups of input columns must be numeric one-hot blocks."""
+    seen: set = set()
+    for block in blocks:
+        label = [names[j] for j in block]
+        if len(block) < 2:
+            raise ConstraintError(
+                f"A categorical group needs at least 2 one-hot columns, got {label}."
+            )
+        if seen & set(block):
+            raise ConstraintError(f"Categorical groups overlap on {label}.")
+        seen |= set(block)
+        if any(columns[j].kind != "numeric" for j in block):
+            raise ConstraintError(
+                f"categorical group {label} holds columns the pipeline encodes "
+                "itself; a group lists input columns that already are one-hot "
+                "(0/1, one 1 per row)."
+            )
+        values = np.column_stack([_as_float_lenient(_values(X, j)) for j in block])
+        if not (np.isin(values, (0.0, 1.0)).all() and (values.sum(axis=1) == 1).all()):
+            raise ConstraintError(
+                f"Categorical group {label} is not one-hot in X (each row needs "
+                "exactly one 1 and zeros elsewhere)."
+            )

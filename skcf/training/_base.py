@@ -242,7 +242,11 @@ class BaseTrainingClassifier(NeuralNetClassifier):
         proba : ndarray of shape (n_samples, n_classes)
         """
         self.check_is_fitted()
-        if hasattr(self, "label_encoder_"):
+        # skorch's own datasets (the validation split's Subset, scored by its
+        # EpochScoring callbacks) are skorch's business, like in fit
+        if hasattr(self, "label_encoder_") and not isinstance(
+            X, torch.utils.data.Dataset
+        ):
             X = self._validate_X(X, reset=False)
         return super().predict_proba(X)
 

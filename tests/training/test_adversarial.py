@@ -209,3 +209,16 @@ def test_susceptibility_keeps_one_hot_groups():
     kept = susceptibility(clf, X, y, radius=0.3, categorical=[[2, 3, 4]])
     # a fractional move of the heavy one-hot column is what flips most rows
     assert kept < loose - 0.2
+
+
+def test_default_train_split_scores_the_validation_subset():
+    """skorch's valid_acc scores a torch Subset: never refused by validation."""
+    from skcf.datasets import make_moons
+    from skcf.models import MLP
+    from skcf.training import CounterfactualTrainingClassifier
+
+    X, y = make_moons(120, random_state=0)
+    for cls in (AdversarialTrainingClassifier, CounterfactualTrainingClassifier):
+        net = cls(MLP, module__n_features=2, max_epochs=2, verbose=0, random_state=0)
+        net.fit(X.astype("float32"), y)  # default train_split: a validation split
+        assert 0.0 <= net.history[-1]["valid_acc"] <= 1.0
