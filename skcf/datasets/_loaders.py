@@ -335,8 +335,14 @@ def _finish_frame(
     target_names,
     descr,
     return_X_y,
+    linked=(),
 ):
-    """Bunch of the raw road (``as_frame=True``): features in original units."""
+    """Bunch of the raw road (``as_frame=True``): features in original units.
+
+    ``linked`` lists columns that encode one fact (a categorical column, then
+    numeric columns determined by it); they reach the actionability as
+    ``categorical`` links, so a generator moves them together.
+    """
     pd = import_optional("pandas")
     X = _raw_features(
         raw,
@@ -363,6 +369,9 @@ def _finish_frame(
         "decrease_only": one_directional(decrease_only),
         "integer": [c for c in numeric if X[c].dtype == np.int64],
     }
+    links = [tuple(link) for link in linked if set(link) <= set(features)]
+    if links:
+        actionability["categorical"] = links
     return Bunch(
         data=X,
         target=y,
@@ -390,6 +399,7 @@ def _finish(
     immutable=(),
     increase_only=(),
     decrease_only=(),
+    linked=(),
     target_name,
     target_names,
     descr,
@@ -417,6 +427,7 @@ def _finish(
             immutable=immutable,
             increase_only=increase_only,
             decrease_only=decrease_only,
+            linked=linked,
             target_name=target_name,
             target_names=target_names,
             descr=descr,
@@ -509,9 +520,11 @@ _RETURNS_DOC = """
             encoded appears only in ``categorical``. If ``as_frame=True``:
             ``immutable``, ``increase_only``, ``decrease_only`` and
             ``integer`` (the int64 numeric columns) as original column names;
-            categorical columns are known from their dtype, so there is no
-            ``categorical`` entry, and an ordered categorical may be
-            one-directional (an unordered one never is).
+            categorical columns are known from their dtype, so
+            ``categorical`` only appears to link columns that encode one fact
+            (Adult: ``[("education", "education-num")]``, moved together), and
+            an ordered categorical may be one-directional (an unordered one
+            never is).
         feature_mean, feature_scale : ndarray of shape (n_features,) or None
             What was subtracted and divided per encoded column (0 and 1 for
             one-hot and unstandardised columns): ``data * feature_scale +
@@ -1108,6 +1121,7 @@ def load_adult(
         na_values=("?",),
         immutable=["marital-status", "relationship", "race", "sex", "native-country"],
         increase_only=["age", "education", "education-num"],
+        linked=[("education", "education-num")],
         target_name="income",
         target_names=["<=50K", ">50K"],
         descr=_ADULT_DESCR,

@@ -17,7 +17,10 @@ model) is compiled once, in a generator's ``fit``, into a
 
 Constraints named by original column are translated into the engine's own
 terms (bounds, one-hot groups, integer grid, directions, ordered categories),
-so every generator gets the raw road without a line of its own. The compiled
+so every generator gets the raw road without a line of its own. Numeric
+columns that encode the same fact as a categorical one (``education-num``
+for ``education``) can be linked to it: they get no coordinate of their own
+and follow the category. The compiled
 map is checked against the pipeline's own ``transform`` on training rows: a
 step it cannot express raises :class:`~skcf.exceptions.NotDifferentiableError`
 instead of giving a silently wrong gradient.
@@ -467,6 +470,15 @@ class ColumnInfo:
     domain : tuple of float
         The values the column's dtype can hold (``(0, 1)`` for bool, the
         integer range for integer dtypes): a hard bound on every search.
+    link : int or None
+        For a numeric column tied to a categorical one (``categorical=[(
+        "education", "education-num")]``): the position of that driver
+        column. A linked column has no search coordinate (``search`` is
+        empty): its value is a function of the driver's category.
+    link_values : ndarray or None
+        The linked column's value for each of the driver's known categories
+        (its value on training rows of that category; NaN for a category
+        without training rows, which the search never moves to).
     """
 
     name: str
@@ -490,6 +502,8 @@ class ColumnInfo:
     mad: float = 1.0  # cost scale in original units
     frequency: np.ndarray | None = None
     domain: tuple = (-np.inf, np.inf)
+    link: int | None = None
+    link_values: np.ndarray | None = None
 
 
 class _LinearMap(nn.Module):
@@ -504,7 +518,7 @@ class _LinearMap(nn.Module):
         self.register_buffer("bias", torch.as_tensor(bias, dtype=torch.float64))
 
     def forward(self, z: Tensor) -> Tensor:
-        return z @ self.weight + self.bias
+        return torch.addmm(self.bias, z, self.weight)  # one fused op
 
 
 class TabularSpace:
@@ -594,9 +608,24 @@ class TabularSpace:
             Fitted; every step but the last is preprocessing.
         X : DataFrame or ndarray of shape (n_samples, n_features)
             Raw training rows (the domain: centres, scales, frequencies).
-        categorical : list of str or int, default=None
-            Ordinal-encoded columns to search as unordered categories instead
-            of integer codes.
+        categorical : list, default=None
+            Each entry is one of:
+
+            - a column name (or index): an ordinal-encoded column searched as
+              unordered categories instead of an integer code;
+            - a tuple (or list) of input columns that already hold a one-hot
+              block (all numeric 0/1): searched as one group;
+            - a **link**, a tuple whose first column is one the pipeline
+              encodes (one-hot or ordinal) and whose other columns are numeric
+              columns encoding the same fact, ``("education",
+              "education-num")``: the first column is searched as categories
+              and each linked column takes, wherever the category changes,
+              its value on training rows of the new category (it must have
+              one value per category in ``X``, else a ``ConstraintError``).
+              Constraints named by a linked column act on the category:
+              ``immutable`` freezes it, ``increase_only`` / ``decrease_only``
+              order it by the linked values, ``bounds`` forbid categories
+              whose value lies outside.
         integer : list of str or int, default=None
             Numeric columns to keep integral besides those of integer dtype.
 
@@ -611,20 +640,19 @@ class TabularSpace:
         outputs = tracer.trace(pre, inputs, "")
         outputs = [tracer.numeric(v, "model", pipeline) for v in outputs]
         singles = [c for c in categorical or [] if not isinstance(c, (list, tuple))]
-        blocks = [
-            _positions(list(c), names, "categorical")
-            for c in categorical or []
-            if isinstance(c, (list, tuple))
-        ]
-        as_cat = set(_positions(singles, names, "categorical"))
+        blocks, links = _split_entries(categorical, names, tracer.roles)
+        as_cat = set(_positions(singles, names, "categorical")) | set(links)
         as_int = set(_positions(integer, names, "integer"))
         in_block = {j for block in blocks for j in block}
+        linked = {j: d for d, cols in links.items() for j in cols}
         columns, n_search = [], 0
         for j, name in enumerate(names):
             role = tracer.roles.get(j)
             info = _column_info(X, j, name, role, n_search, j in as_cat, j in as_int)
             if j in in_block:  # a one-hot column searched as it is: 0 / 1
                 info.center, info.scale, info.integer = 0.0, 1.0, False
+            if j in linked:  # no coordinate: a function of the driver's category
+                info.search, info.link = np.zeros(0, dtype=np.int64), linked[j]
             n_search += len(info.search)
             columns.append(info)
         _check_onehot_blocks(X, blocks, columns, names)
@@ -635,13 +663,19 @@ class TabularSpace:
                 "treats as numbers; only ordinal-encoded columns can be searched "
                 "as categories (one-hot encoded ones already are)."
             )
+        for j, d in linked.items():
+            columns[j].link_values = _link_values(X, columns, d, j)
         weight = np.zeros((n_search, len(outputs)))
         bias = np.zeros(len(outputs))
         for o, lin in enumerate(outputs):
             bias[o] += lin.const
             for (col, key), a in lin.coef.items():
                 info = columns[col]
-                if key == "num":
+                if key == "num" and info.link is not None:
+                    # x = sum_k v_k 1[k] on the driver's known category slots
+                    v = np.nan_to_num(np.asarray(info.link_values), nan=0.0)
+                    weight[columns[info.link].search[: len(v)], o] += a * v
+                elif key == "num":
                     weight[info.search[0], o] += a * info.scale
                     bias[o] += a * info.center
                 elif key == "code":
@@ -655,7 +689,7 @@ class TabularSpace:
                     weight[info.search[key], o] += a
         search_names = []
         for info in columns:
-            if info.kind in ("numeric", "ordinal"):
+            if info.kind in ("numeric", "ordinal") and len(info.search):
                 search_names.append(info.name)
             elif info.kind == "categorical":
                 labels = list(info.categories or [])
@@ -730,8 +764,9 @@ class TabularSpace:
         """Raw rows (DataFrame or ndarray) to search-space rows, float64."""
         n = len(X)
         Z = np.zeros((n, self.n_search))
+        slots = {}  # category of each row, for links (-1: unseen)
         for j, info in enumerate(self.columns):
-            if info.kind == "unused":
+            if info.kind == "unused" or info.link is not None:
                 continue
             values = _values(X, j)
             missing = _missing_mask(values)
@@ -761,12 +796,60 @@ class TabularSpace:
                     code = np.where(unseen, info.unknown_code, code)
                 Z[:, info.search[0]] = code
                 continue
+            slots[j] = k
             if unseen.any():
                 if not info.unknown:
                     raise ValueError(_unseen_message(info, values[unseen]))
                 k = np.where(unseen, len(info.search) - 1, k)
             Z[np.arange(n), info.search[k]] = 1.0
+        for j, info in enumerate(self.columns):
+            if info.link is not None:
+                self._check_link(X, j, slots[info.link])
         return Z
+
+    def _check_link(self, X: Any, j: int, k: np.ndarray) -> None:
+        """A linked column must hold its category's value on factual rows.
+
+        The search models it as a function of the driver's category; a row
+        that disagrees would be modelled with other inputs than the pipeline
+        sees.
+        """
+        info = self.columns[j]
+        drv = self.columns[info.link]
+        values = _filled_values(X, j, info)
+        missing = _missing_mask(values)
+        if missing.any():
+            raise ValueError(
+                f"Column {info.name!r} has {int(missing.sum())} missing value(s) "
+                "(NaN/None) and the pipeline imputes none for it; fill them or "
+                "add a SimpleImputer for the column."
+            )
+        x = _as_float(values, info.name)
+        v = np.r_[np.asarray(info.link_values), np.nan][k]
+        link = f"categorical=[({drv.name!r}, {info.name!r})]"
+        unknown = np.isnan(v)
+        if unknown.any():
+            i = int(np.flatnonzero(unknown)[0])
+            raise ValueError(
+                f"Column {info.name!r} is linked to {drv.name!r} ({link}), but "
+                f"{int(unknown.sum())} row(s) hold a {drv.name!r} category without "
+                f"training rows, such as {_plain([_values(X, info.link)[i]])[0]!r}, "
+                f"so skcf does not know its {info.name!r}. Fit on data holding "
+                "that category, or drop the link."
+            )
+        bad = np.abs(x - v) > _link_tol(info, x)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            cat = _plain([(drv.categories or [])[k[i]]])[0]
+            raise ValueError(
+                f"Column {info.name!r} is linked to {drv.name!r} ({link}), but "
+                f"{int(bad.sum())} row(s) disagree with the training rows of their "
+                f"category, such as {info.name}={_number(x[i], info)!r} where "
+                f"{drv.name}={cat!r} (training rows hold {_number(v[i], info)!r}). "
+                f"skcf searches {info.name!r} as a function of {drv.name!r}, so "
+                "the pipeline would see other inputs than skcf models; fix these "
+                "rows or drop the link."
+            )
 
     def decode(self, Z: np.ndarray, X_ref: Any, Z_ref: np.ndarray | None = None):
         """Search-space rows back to rows of ``X_ref``'s type, dtypes and index.
@@ -779,8 +862,9 @@ class TabularSpace:
             Z_ref = self.encode(X_ref)
         out = X_ref.copy()
         frame = hasattr(out, "iloc")
+        moved = {}  # driver column -> (changed rows, new slot, keeps factual's)
         for j, info in enumerate(self.columns):
-            if info.kind == "unused":
+            if info.kind == "unused" or info.link is not None:
                 continue
             cols = info.search
             changed = np.flatnonzero((Z[:, cols] != Z_ref[:, cols]).any(axis=1))
@@ -794,10 +878,22 @@ class TabularSpace:
                 values: Any = np.clip(x, *info.domain)
             else:
                 k, keep = _category_slots(info, z)
+                moved[j] = changed, k, keep
                 values = _object_array(info.categories or [])[k]
                 if keep.any():  # the factual's own unseen category stays
                     values[keep] = _values(X_ref, j)[changed][keep]
             _assign(out, changed, j, values, frame)
+        for j, info in enumerate(self.columns):  # linked: the new category's value
+            if info.link is None or info.link not in moved:
+                continue
+            changed, k, keep = moved[info.link]
+            drv = self.columns[info.link]
+            ref = Z_ref[changed][:, drv.search]
+            k_ref, _ = _category_slots(drv, ref)
+            v = np.asarray(info.link_values)[k]
+            new = ~keep & (k != k_ref) & np.isfinite(v)
+            if new.any():
+                _assign(out, changed[new], j, np.clip(v[new], *info.domain), frame)
         return out
 
     # --------------------------------------------------------- constraints
@@ -821,6 +917,12 @@ class TabularSpace:
         whose categories are numbers is the range it reads as, so the same
         bounds mean the same whether the column is scaled or encoded. An
         ordinal-encoded column can only take a contiguous range of codes.
+
+        A column linked to a categorical one has no coordinate: ``immutable``
+        freezes the category (both columns are then judged immutable),
+        ``increase_only`` / ``decrease_only`` order the category by the
+        linked values (``rank`` / ``rank_dir``), and its ``bounds`` close the
+        categories whose value lies outside them.
         """
         d = self.n_search
         lower, upper = np.full(d, -np.inf), np.full(d, np.inf)
@@ -831,7 +933,15 @@ class TabularSpace:
         rank, rank_dir = np.zeros(d), np.zeros(d, dtype=np.int8)
         groups = []
         names = self.feature_names
-        for j in _positions(immutable, names, "immutable"):
+        links = self._links()
+        frozen = set(_positions(immutable, names, "immutable"))
+        # a linked column has no coordinate of its own: freeze its category
+        frozen |= {
+            c.link
+            for j, c in enumerate(self.columns)
+            if j in frozen and c.link is not None
+        }
+        for j in frozen:
             mutable[self.columns[j].search] = False
         inc_cols = set(_positions(increase_only, names, "increase_only"))
         dec_cols = set(_positions(decrease_only, names, "decrease_only"))
@@ -861,8 +971,8 @@ class TabularSpace:
         box = self._bounds(bounds)
         for j, info in enumerate(self.columns):
             s = info.search
-            if info.kind == "unused":
-                continue
+            if info.kind == "unused" or info.link is not None:
+                continue  # a linked column acts through its driver's group
             lo, hi = box.get(j, (-np.inf, np.inf))
             if info.kind == "numeric":
                 lo, hi = max(lo, info.domain[0]), min(hi, info.domain[1])
@@ -900,9 +1010,19 @@ class TabularSpace:
                     upper[s[allowed]] = 1.0
                 if info.unknown:
                     upper[s[-1]] = 0.0  # never move to an unseen category
+                sources = []  # (rank, direction, column) of each directed column
                 if info.ordered and (j in inc_cols or j in dec_cols):
-                    rank[s] = np.r_[info.rank, -1.0] if info.unknown else info.rank
-                    rank_dir[s] = 1 if j in inc_cols else -1
+                    sources.append((info.rank, 1 if j in inc_cols else -1, info.name))
+                known = np.ones(len(info.categories or []), dtype=bool)
+                for jl in links.get(j, []):
+                    sources += self._link_constraints(
+                        j, jl, box, upper, inc_cols, dec_cols
+                    )
+                    known &= np.isfinite(np.asarray(self.columns[jl].link_values))
+                if sources:
+                    r, direction = _merge_directions(sources, known, info.name)
+                    rank[s] = np.r_[r, -1.0] if info.unknown else r
+                    rank_dir[s] = direction
                 continue
             if j in inc_cols:
                 inc[s] = True
@@ -944,12 +1064,54 @@ class TabularSpace:
                     ]
                     for block in self.onehot_groups
                 ],
-                "immutable": sorted(_positions(immutable, names, "immutable")),
+                "immutable": sorted(frozen),
                 "increase_only": sorted(inc_cols),
                 "decrease_only": sorted(dec_cols),
                 "bounds": box,
             },
         }
+
+    def _links(self) -> dict[int, list[int]]:
+        """``{driver column: [linked numeric columns]}``."""
+        links: dict[int, list[int]] = {}
+        for j, info in enumerate(self.columns):
+            if info.link is not None:
+                links.setdefault(info.link, []).append(j)
+        return links
+
+    def _link_constraints(
+        self,
+        d: int,
+        j: int,
+        box: dict,
+        upper: np.ndarray,
+        inc_cols: set,
+        dec_cols: set,
+    ) -> list:
+        """Constraints named by linked column ``j``, on its driver ``d``'s slots.
+
+        Categories without training rows and those whose value breaks
+        ``bounds[j]`` are closed (``upper`` 0, in place); a direction on ``j``
+        returns the driver's order by ``j``'s values as a source.
+        """
+        drv, info = self.columns[d], self.columns[j]
+        v = np.asarray(info.link_values, dtype=np.float64)
+        s = drv.search[: len(v)]
+        lo, hi = box.get(j, (-np.inf, np.inf))
+        tol = _link_tol(info, v)
+        with np.errstate(invalid="ignore"):
+            inside = (v >= lo - tol) & (v <= hi + tol)  # NaN: never a destination
+        upper[s[~inside]] = 0.0
+        if not (upper[s] > 0).any():
+            shown = [_number(x, info) for x in np.unique(v[np.isfinite(v)])]
+            raise ConstraintError(
+                f"bounds[{info.name!r}]={(_number(lo, info), _number(hi, info))!r} "
+                f"leave no category of {drv.name!r} (linked: its categories give "
+                f"{info.name!r} the values {shown}); widen the bounds."
+            )
+        if j in inc_cols or j in dec_cols:
+            return [(_dense_rank(v), 1 if j in inc_cols else -1, info.name)]
+        return []
 
     def _bounds(self, bounds: Any) -> dict:
         """Bounds in original units by column position (``"infer"``, dict)."""
@@ -1030,7 +1192,10 @@ class TabularSpace:
         encoder and allowed by ``bounds``, ordered categories moved the
         allowed way only. Bounds bind every mutable column, changed or not: a
         factual value outside them that a direction kept in place is a
-        violation, as in the engine (never silently valid).
+        violation, as in the engine (never silently valid). A linked column
+        (``categorical=[("education", "education-num")]``) is judged as a
+        numeric column, and a row where it or its category moved must hold
+        the category's value.
         """
         n = len(X)
         count = np.zeros(n, dtype=np.int64)
@@ -1084,6 +1249,22 @@ class TabularSpace:
                     else:
                         bad |= ~same & (rb > ra)
             count += bad
+        for j, info in enumerate(self.columns):  # a link holds where anything moved
+            if info.link is None:
+                continue
+            drv = self.columns[info.link]
+            moved = ~(
+                _equal_values(_values(X, info.link), _values(X_cf, info.link))
+                & _equal_values(_values(X, j), _values(X_cf, j))
+            )
+            kb = _category_index(
+                _filled_values(X_cf, info.link, drv), drv.categories or []
+            )
+            v = np.r_[np.asarray(info.link_values), np.nan][kb]
+            xb = _as_float_lenient(_filled_values(X_cf, j, info))
+            with np.errstate(invalid="ignore"):
+                agree = np.abs(xb - v) <= _link_tol(info, xb)
+            count += moved & ~agree
         return count
 
     # ---------------------------------------------------------------- costs
@@ -1534,11 +1715,20 @@ def _check_onehot_blocks(X: Any, blocks: list, columns: list, names: list) -> No
         if seen & set(block):
             raise ConstraintError(f"Categorical groups overlap on {label}.")
         seen |= set(block)
+        unused = [names[j] for j in block if columns[j].kind == "unused"]
+        if unused:
+            raise ConstraintError(
+                f"categorical group {label} holds {unused}, which the pipeline "
+                "never uses; a group lists input columns that already are one-hot "
+                "(0/1, one 1 per row) and that the model sees."
+            )
         if any(columns[j].kind != "numeric" for j in block):
             raise ConstraintError(
                 f"categorical group {label} holds columns the pipeline encodes "
                 "itself; a group lists input columns that already are one-hot "
-                "(0/1, one 1 per row)."
+                "(0/1, one 1 per row). To tie numeric columns to a categorical "
+                "column that encodes the same fact, list the categorical column "
+                "first: categorical=[('education', 'education-num')]."
             )
         values = np.column_stack([_as_float_lenient(_values(X, j)) for j in block])
         if not (np.isin(values, (0.0, 1.0)).all() and (values.sum(axis=1) == 1).all()):
@@ -1546,3 +1736,142 @@ def _check_onehot_blocks(X: Any, blocks: list, columns: list, names: list) -> No
                 f"Categorical group {label} is not one-hot in X (each row needs "
                 "exactly one 1 and zeros elsewhere)."
             )
+
+
+# ------------------------------------------------------------------- links
+def _split_entries(
+    categorical: Any, names: list[str], roles: dict
+) -> tuple[list[list[int]], dict[int, list[int]]]:
+    """``categorical``'s tuple entries: one-hot blocks and links.
+
+    An entry whose first column the pipeline encodes (one-hot or ordinal) is
+    a link ``{driver: [linked numeric columns]}``; any other is a block of
+    input columns that already are one-hot.
+    """
+    blocks: list[list[int]] = []
+    links: dict[int, list[int]] = {}
+    for entry in categorical or []:
+        if not isinstance(entry, (list, tuple)):
+            continue
+        cols = [_positions([c], names, "categorical")[0] for c in entry]
+        role = roles.get(cols[0]) if cols else None
+        if role is None or role.kind == "numeric":
+            blocks.append(sorted(set(cols)))
+            continue
+        label = [names[j] for j in cols]
+        driver = names[cols[0]]
+        if len(cols) < 2:
+            raise ConstraintError(
+                f"categorical entry {label} links {driver!r} to nothing; a link "
+                "lists a categorical column followed by the numeric columns that "
+                f"encode the same fact, e.g. ({driver!r}, '{driver}-num'). To "
+                f"search an ordinal-encoded column as categories, pass "
+                f"categorical=[{driver!r}]."
+            )
+        for j in cols[1:]:
+            have = roles.get(j)
+            if have is None or have.kind != "numeric":
+                what = "never uses" if have is None else f"encodes itself ({have.kind})"
+                raise ConstraintError(
+                    f"categorical entry {label} links {driver!r} to {names[j]!r}, "
+                    f"which the pipeline {what}; a link ties one encoded column "
+                    "(first) to numeric columns the pipeline scales or passes "
+                    "through."
+                )
+        links.setdefault(cols[0], []).extend(cols[1:])
+    linked = [j for cols in links.values() for j in cols]
+    twice = {j for j in linked if linked.count(j) > 1}
+    twice |= set(linked) & (set(links) | {j for block in blocks for j in block})
+    if twice:
+        raise ConstraintError(
+            f"categorical links overlap on {[names[j] for j in sorted(twice)]}: a "
+            "linked numeric column follows one categorical column only, once, "
+            "and is neither a link's first column nor in a one-hot group."
+        )
+    return blocks, links
+
+
+def _filled_values(X: Any, j: int, info: ColumnInfo) -> np.ndarray:
+    """Column ``j`` with missing values imputed as the pipeline does."""
+    values = _values(X, j)
+    if info.filled:
+        missing = _missing_mask(values)
+        if missing.any():
+            values = np.where(missing, np.asarray([info.fill], dtype=object), values)
+    return values
+
+
+def _number(x: float, info: ColumnInfo) -> float | int:
+    """``x`` for a message: an int for an integer column (``9``, not ``9.0``)."""
+    x = float(x)
+    return int(x) if info.integer and x.is_integer() else x
+
+
+def _link_tol(info: ColumnInfo, x: np.ndarray) -> np.ndarray:
+    """Float tolerance of a linked column's values (as in ``violations``)."""
+    return 1e-9 * info.scale + _resolution(info.dtype, x)
+
+
+def _link_values(X: Any, columns: list, d: int, j: int) -> np.ndarray:
+    """Column ``j``'s value per category of column ``d`` on the rows of ``X``.
+
+    NaN for a category without rows; a ``ConstraintError`` names a category
+    whose rows hold several values.
+    """
+    drv, info = columns[d], columns[j]
+    cats = list(drv.categories or [])
+    k = _category_index(_filled_values(X, d, drv), cats)
+    x = _as_float_lenient(_filled_values(X, j, info))
+    ok = (k >= 0) & np.isfinite(x)
+    out = np.full(len(cats), np.nan)
+    for c in range(len(cats)):
+        v = x[ok & (k == c)]
+        if not v.size:
+            continue
+        values, counts = np.unique(v, return_counts=True)
+        if values[-1] - values[0] > _link_tol(info, values[-1:])[0]:
+            shown: list = [_number(x, info) for x in values[:5]]
+            shown += ["..."] if len(values) > 5 else []
+            raise ConstraintError(
+                f"categorical links {drv.name!r} to {info.name!r}, but "
+                f"{info.name!r} is not a function of {drv.name!r} in X: rows "
+                f"with {drv.name}={_plain([cats[c]])[0]!r} hold {info.name} "
+                f"values {shown}. A link needs one {info.name!r} value per "
+                f"{drv.name!r} category; fix the data or drop the link."
+            )
+        out[c] = values[counts.argmax()]
+    return out
+
+
+def _dense_rank(values: np.ndarray) -> np.ndarray:
+    """0, 1, ... by value (ties share a rank); -1 where NaN."""
+    out = np.full(len(values), -1.0)
+    finite = np.isfinite(values)
+    if finite.any():
+        out[finite] = np.unique(values[finite], return_inverse=True)[1]
+    return out
+
+
+def _merge_directions(sources: list, known: np.ndarray, driver: str) -> tuple:
+    """One ``(rank, direction)`` that allows exactly what every source allows.
+
+    ``sources`` holds ``(rank, direction, name)`` per directed column of a
+    link. Moves allowed by all of them form one order only if one source's
+    order is at least as fine as every other's (it then implies them); else
+    the directions conflict.
+    """
+    for rank, direction, _ in sources:
+        r = direction * rank[known]
+        ok = True
+        for other, other_dir, _ in sources:
+            o = other_dir * other[known]
+            implied = ~(r[:, None] <= r[None, :]) | (o[:, None] <= o[None, :])
+            ok = ok and bool(implied.all())
+        if ok:
+            return rank, direction
+    named = [f"{name} ({'up' if d > 0 else 'down'})" for _, d, name in sources]
+    raise ConstraintError(
+        f"Directions on {named} order the categories of {driver!r} in "
+        "conflicting ways, so no move satisfies them all; keep the direction on "
+        "one of these columns."
+    )

@@ -44,11 +44,18 @@ _actionability_docstring = """immutable : array-like of int or str, default=None
         ``[min(mu - 3 sigma, min), max(mu + 3 sigma, max)]`` from the training data
         (seed 002, App. B.3); a dict maps a feature to ``(low, high)`` (None for
         unbounded) and leaves the others unbounded; None means no bounds. One-hot
-        columns are always kept in ``[0, 1]``.
+        columns are always kept in ``[0, 1]``. On the raw-data road bounds are
+        in original units (``"infer"`` keeps non-negative columns
+        non-negative), and a categorical column may map to its allowed
+        categories (``{"housing": ["own", "rent"]}``).
 
-    categorical : list of array-like, default=None
+    categorical : list, default=None
         One-hot groups (each a list of feature indices or names). Every
-        counterfactual has exactly one active column per group.
+        counterfactual has exactly one active column per group. On the
+        raw-data road (``estimator`` is a preprocessing pipeline) also a column
+        name (an ordinal-encoded column searched as unordered categories) or a
+        link ``("education", "education-num")``: numeric columns tied to an
+        encoded column, moved with its category (see docs/raw_data.md).
 
     integer : array-like of int or str, default=None
         Integer-valued features, rounded after optimisation.

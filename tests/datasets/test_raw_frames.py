@@ -104,6 +104,7 @@ EXPECTED = {
             "native-country",
         ],
         ordered=["education"],
+        links=[("education", "education-num")],
         counts=[22654, 7508],
         actionability={
             "immutable": [
@@ -253,7 +254,9 @@ def test_actionability_by_column_name(name, load):
     expected = dict(EXPECTED[name]["actionability"])
     if expected["integer"] is None:
         expected["integer"] = bunch.numeric_features
-    act = bunch.actionability
+    act = dict(bunch.actionability)
+    links = act.pop("categorical", [])
+    assert links == EXPECTED[name].get("links", [])
     assert act == expected
     columns = set(bunch.data.columns)
     for key, value in act.items():

@@ -1187,3 +1187,222 @@ def test_float32_rounding_is_not_a_modelling_error():
     pipe = _fit(prep, X, np.arange(120) % 2)
     space = _check_round_trip(pipe, X)
     assert space.columns[0].dtype == np.float32
+
+
+# ------------------------------------------------------------------- links
+EDU_NUM = {"basic": 6, "school": 9, "college": 12, "degree": 13, "doctor": 16}
+
+
+def _edu_frame(n=120, seed=0):
+    """``education`` (strings) and ``education_num``, a function of it."""
+    rng = np.random.default_rng(seed)
+    edu = rng.choice(list(EDU_NUM), n, p=[0.2, 0.35, 0.2, 0.2, 0.05])
+    return pd.DataFrame(
+        {
+            "age": rng.integers(18, 70, n),
+            "education": np.array(edu, dtype=object),
+            "education_num": np.array([EDU_NUM[e] for e in edu], dtype=np.int64),
+            "hours": rng.normal(38.0, 6.0, n).round(1),
+        },
+        index=pd.Index(rng.permutation(10 * n)[:n], name="id"),
+    )
+
+
+def _edu_pipe(X, encoder="onehot"):
+    enc = OneHotEncoder() if encoder == "onehot" else OrdinalEncoder()
+    prep = ColumnTransformer(
+        [
+            ("num", StandardScaler(), ["age", "education_num", "hours"]),
+            ("cat", enc, ["education"]),
+        ]
+    )
+    y = (X["education_num"] + 0.1 * X["hours"] > 14).astype(int).to_numpy()
+    return _fit(prep, X, y)
+
+
+LINK = [("education", "education_num")]
+
+
+@pytest.fixture(scope="module")
+def edu():
+    return _edu_frame()
+
+
+@pytest.fixture(scope="module")
+def edu_space(edu):
+    return TabularSpace.from_pipeline(_edu_pipe(edu), edu, categorical=LINK)
+
+
+def _slot(space, Z, column, category):
+    """``Z`` with every row moved to ``category`` of ``column``."""
+    info = space.columns[space.index(column, "test")]
+    Z = Z.copy()
+    Z[:, info.search] = 0.0
+    Z[:, info.search[info.categories.index(category)]] = 1.0
+    return Z
+
+
+@pytest.mark.parametrize("encoder", ["onehot", "ordinal"])
+def test_linked_column_map_and_round_trip(edu, encoder):
+    pipe = _edu_pipe(edu, encoder)
+    space = TabularSpace.from_pipeline(pipe, edu, categorical=LINK)
+    driver, num = space.columns[1], space.columns[2]
+    assert driver.kind == "categorical"  # an ordinal driver is searched as one too
+    assert num.kind == "numeric" and num.link == 1 and not len(num.search)
+    assert "education_num" not in space.search_names
+    assert space.n_search == len(space.search_names) == 2 + len(EDU_NUM)
+    want = [EDU_NUM[c] for c in driver.categories]
+    np.testing.assert_array_equal(num.link_values, want)
+    # the map is the pipeline's own transform on training rows
+    Z = space.encode(edu)
+    np.testing.assert_allclose(
+        space.model_input(Z), _dense(pipe[:-1].transform(edu)), rtol=1e-9, atol=1e-9
+    )
+    pd.testing.assert_frame_equal(space.decode(Z, edu), edu, check_exact=True)
+
+
+def test_decode_writes_the_linked_value(edu, edu_space):
+    pipe = _edu_pipe(edu)
+    X = edu.iloc[:30]
+    Z = edu_space.encode(X)
+    Z2 = _slot(edu_space, Z, "education", "college")
+    out = edu_space.decode(Z2, X, Z)
+    assert (out["education"] == "college").all()
+    assert (out["education_num"] == EDU_NUM["college"]).all()
+    assert out["education_num"].dtype == np.int64
+    pd.testing.assert_frame_equal(out[["age", "hours"]], X[["age", "hours"]])
+    # the search space still models what the pipeline sees
+    np.testing.assert_allclose(
+        edu_space.model_input(Z2), _dense(pipe[:-1].transform(out)), atol=1e-9
+    )
+    assert (edu_space.violations(X, out, edu_space.constraints()["columns"]) == 0).all()
+    # relaxed slots that keep the factual's category leave the column alone
+    Z3 = Z + 0.01 * np.isin(np.arange(Z.shape[1]), edu_space.columns[1].search)
+    pd.testing.assert_frame_equal(edu_space.decode(Z3, X, Z), X, check_exact=True)
+
+
+def test_constraints_by_linked_column_act_on_the_category(edu, edu_space):
+    driver = edu_space.columns[1]
+    s = driver.search
+    rank = np.argsort(np.argsort([EDU_NUM[c] for c in driver.categories]))
+
+    c = edu_space.constraints(increase_only=["education_num"])
+    np.testing.assert_array_equal(c["rank"][s], rank)  # education's order
+    assert (c["rank_dir"][s] == 1).all() and (np.delete(c["rank_dir"], s) == 0).all()
+    Z0 = edu_space.encode(edu)
+    _, hi = _engine(c).row_bounds(torch.as_tensor(Z0))
+    hi = hi.numpy()[:, s]
+    num0 = edu["education_num"].to_numpy()
+    for k, cat in enumerate(driver.categories):  # lower levels closed per row
+        assert ((hi[:, k] > 0) == (EDU_NUM[cat] >= num0)).all()
+    c = edu_space.constraints(decrease_only=["education_num"])
+    assert (c["rank_dir"][s] == -1).all()
+
+    c = edu_space.constraints(immutable=["education_num"])
+    assert not c["mutable"][s].any() and c["mutable"][np.r_[0, s[-1] + 1]].all()
+    assert c["columns"]["immutable"] == [1, 2]  # judged on both columns
+
+    c = edu_space.constraints(bounds={"education_num": (9, 13)})
+    open_ = [9 <= EDU_NUM[cat] <= 13 for cat in driver.categories]
+    np.testing.assert_array_equal(c["upper"][s] > 0, open_)
+    assert c["columns"]["bounds"][2] == (9.0, 13.0)
+    with pytest.raises(ConstraintError, match=r"bounds\['education_num'\].*leave no"):
+        edu_space.constraints(bounds={"education_num": (10, 11)})
+    # bounds="infer" span the observed values: every category stays open
+    c = edu_space.constraints(bounds="infer")
+    assert (c["upper"][s] == 1.0).all()
+
+
+def test_linked_direction_and_an_ordered_driver(edu):
+    order = list(EDU_NUM)
+    X = edu.assign(education=pd.Categorical(edu["education"], order, ordered=True))
+    space = TabularSpace.from_pipeline(_edu_pipe(X), X, categorical=LINK)
+    s = space.columns[1].search
+    c = space.constraints(increase_only=["education", "education_num"])
+    assert (c["rank_dir"][s] == 1).all()  # the same order twice: fine
+    with pytest.raises(ConstraintError, match="conflicting ways"):
+        space.constraints(increase_only=["education"], decrease_only=["education_num"])
+    # a coarser order (ties) under a finer one: the finer one rules
+    X2 = X.assign(education_num=X["education_num"].clip(upper=12))
+    space = TabularSpace.from_pipeline(_edu_pipe(X2), X2, categorical=LINK)
+    c = space.constraints(increase_only=["education", "education_num"])
+    np.testing.assert_array_equal(c["rank"][s], space.columns[1].rank)
+    c = space.constraints(increase_only=["education_num"])
+    tied = [{"basic": 0, "school": 1}.get(c, 2) for c in space.columns[1].categories]
+    np.testing.assert_array_equal(c["rank"][s], tied)  # ties share a rank
+
+
+def test_category_without_training_rows_is_closed(edu):
+    cats = [[*EDU_NUM, "phd"]]
+    prep = ColumnTransformer(
+        [
+            ("num", StandardScaler(), ["age", "education_num", "hours"]),
+            ("cat", OneHotEncoder(categories=cats), ["education"]),
+        ]
+    )
+    pipe = _fit(prep, edu)
+    space = TabularSpace.from_pipeline(pipe, edu, categorical=LINK)
+    assert np.isnan(space.columns[2].link_values[-1])
+    c = space.constraints(increase_only=["education_num"])
+    assert c["upper"][space.columns[1].search[-1]] == 0.0
+    X = edu.iloc[:2].copy()
+    X["education"] = np.array(["phd", "basic"], dtype=object)
+    with pytest.raises(ValueError, match=r"category without training rows.*'phd'"):
+        space.encode(X)
+
+
+def test_violations_flag_a_broken_link(edu, edu_space):
+    X = edu.iloc[:6]
+    rules = edu_space.constraints(increase_only=["education_num"])["columns"]
+    X_cf = X.copy()
+    X_cf["education_num"] = X["education_num"] + 1  # alone: disagrees
+    assert (edu_space.violations(X, X_cf, rules) == 1).all()
+    X_cf = X.copy()
+    X_cf["education"] = np.array(["doctor"] * 6, dtype=object)  # alone: disagrees
+    assert (edu_space.violations(X, X_cf, rules) == (X["education"] != "doctor")).all()
+    X_cf["education_num"] = EDU_NUM["doctor"]  # both, upwards: fine
+    assert (edu_space.violations(X, X_cf, rules) == 0).all()
+    X_cf = X.copy()
+    X_cf["education"] = np.array(["basic"] * 6, dtype=object)
+    X_cf["education_num"] = EDU_NUM["basic"]  # consistent, but downwards
+    down = (X["education"] != "basic").to_numpy()
+    np.testing.assert_array_equal(edu_space.violations(X, X_cf, rules), down)
+
+
+def test_link_that_is_not_a_function(edu):
+    X = edu.copy()
+    X.loc[X.index[X["education"] == "school"][0], "education_num"] = 10
+    with pytest.raises(
+        ConstraintError,
+        match=r"'education_num' is not a function of 'education'.*"
+        r"education='school' hold education_num values \[9, 10\]",
+    ):
+        TabularSpace.from_pipeline(_edu_pipe(X), X, categorical=LINK)
+
+
+def test_inconsistent_factual_is_refused(edu, edu_space):
+    X = edu.iloc[:4].copy()
+    X["education_num"] = X["education_num"].to_numpy() + np.array([0, 2, 0, 0])
+    with pytest.raises(
+        ValueError,
+        match=r"'education_num' is linked to 'education'.*1 row\(s\) disagree.*"
+        r"education_num=\d+ where education='\w+' \(training rows hold \d+\)",
+    ):
+        edu_space.encode(X)
+
+
+@pytest.mark.parametrize(
+    "entry, match",
+    [
+        (("education",), "links 'education' to nothing"),
+        (("education", "education"), "'education', which the pipeline encodes"),
+        (("education", "education_num", "education_num"), "links overlap"),
+        (("education", "hours", "age", "hours"), "links overlap"),
+        (("education", "extra"), "'extra', which the pipeline never uses"),
+        (("education_num", "education"), "holds columns the pipeline encodes"),
+    ],
+)
+def test_bad_links(edu, entry, match):
+    X = edu.assign(extra=1.0)
+    with pytest.raises(ConstraintError, match=match):
+        TabularSpace.from_pipeline(_edu_pipe(X), X, categorical=[entry])
