@@ -23,7 +23,12 @@ from ._engine import Constraints, solve
 from .exceptions import ConstraintError, CounterfactualWarning
 from .models import as_differentiable, as_model
 from .models._adapters import BlackBoxModel, _is_fitted, _is_skorch
-from .models._space import MappedEstimator, TabularSpace, is_raw_pipeline
+from .models._space import (
+    MappedEstimator,
+    TabularSpace,
+    fold_into_first_layer,
+    is_raw_pipeline,
+)
 from .utils._scale import robust_scale
 from .utils._sklearn_compat import (
     Interval,
@@ -397,7 +402,7 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self.space_ = self._compile_space(self.estimator_, X)
         if self.space_ is not None:  # the raw road: search the compiled space
             X = self.space_.encode(X)
-        self.model_ = self._adapt_model(self.estimator_)
+        self.model_ = self._adapt_model(self.estimator_, sample=X)
         proba = self.model_.predict_proba(X[:1])
         n_out = proba.shape[1]
         classes = getattr(self.model_, "classes", None)
@@ -499,9 +504,11 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             est.fit(X, y)
         return est
 
-    def _adapt_model(self, estimator, gradients=None):
+    def _adapt_model(self, estimator, gradients=None, sample=None):
         """The model the engine runs: differentiable when ``gradients`` (default:
-        the generator's need), else possibly a black box."""
+        the generator's need), else possibly a black box. On the raw road,
+        ``sample`` (search-space rows) checks the compiled map folded into the
+        network's first layer."""
         gradients = self._requires_gradients if gradients is None else gradients
         space = getattr(self, "space_", None)
         if space is not None:  # the model sees the compiled preprocessing's output
@@ -514,6 +521,8 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
                 return BlackBoxModel(MappedEstimator(final, space))
             step = space.torch_map().to(device=model.device, dtype=model.dtype)
             model.preprocess = [step, *model.preprocess]
+            if sample is not None:
+                model = fold_into_first_layer(model, sample)
             return model
         if gradients:
             model = as_differentiable(estimator, device=self.device)

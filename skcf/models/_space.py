@@ -1875,3 +1875,88 @@ def _merge_directions(sources: list, known: np.ndarray, driver: str) -> tuple:
         "conflicting ways, so no move satisfies them all; keep the direction on "
         "one of these columns."
     )
+
+
+def fold_into_first_layer(model: Any, sample: np.ndarray) -> Any:
+    """The compiled map folded into the network's first linear layer.
+
+    ``model`` is a :class:`~skcf.models.DifferentiableModel` whose only
+    preprocessing is the compiled :class:`_LinearMap`. When the network
+    starts with an ``nn.Linear`` (skcf's MLP, sklearn's linear models and
+    MLPClassifier, an ``nn.Sequential``), ``linear(z @ W + c)`` is one linear
+    layer on the search space: a copy of the network with that layer
+    replaced runs one matmul fewer per forward and backward pass. The folded
+    model must give the same logits on ``sample`` (search-space rows); else,
+    or for any other network, ``model`` is returned as it is.
+    """
+    import copy
+
+    from ._adapters import DifferentiableModel
+
+    if len(model.preprocess) != 1 or not isinstance(model.preprocess[0], _LinearMap):
+        return model
+    found = _first_linear(model.module)
+    if found is None:
+        return model
+    module = copy.deepcopy(model.module)  # never the user's own network
+    parent, name = _first_linear(module) or (None, "")
+    lin = module if parent is None else getattr(parent, str(name))
+    step = model.preprocess[0]
+    with torch.no_grad():
+        W = step.weight.to(torch.float64)
+        b = step.bias.to(torch.float64)
+        w1 = lin.weight.to(torch.float64)
+        b1 = torch.zeros(w1.shape[0], dtype=torch.float64, device=w1.device)
+        if lin.bias is not None:
+            b1 = lin.bias.to(torch.float64)
+        new = nn.Linear(W.shape[0], w1.shape[0], dtype=lin.weight.dtype)
+        new = new.to(lin.weight.device)
+        new.weight.copy_((w1 @ W.T).to(lin.weight.dtype))
+        new.bias.copy_((b1 + b @ w1.T).to(lin.weight.dtype))
+    if parent is None:
+        module = new
+    else:
+        setattr(parent, str(name), new)
+    folded = DifferentiableModel(
+        module,
+        output=model.output,
+        classes=model.classes,
+        device=model.device,
+    )
+    rows = np.asarray(sample)[:256]
+    if len(rows):
+        with torch.no_grad():
+            z = torch.as_tensor(rows, device=model.device, dtype=model.dtype)
+            a, f = model.logits(z), folded.logits(z)
+        tol = 1e-4 if model.dtype == torch.float32 else 1e-9
+        if not torch.allclose(a, f, rtol=tol, atol=tol * (1 + float(a.abs().max()))):
+            return model
+    return folded
+
+
+def _first_linear(module: nn.Module) -> tuple[Any, Any] | None:
+    """``(parent, attribute)`` of the layer a network applies first, if linear.
+
+    ``(None, None)`` when the network is that layer. Only structures whose
+    forward is known to start there: ``nn.Linear``, ``nn.Sequential`` and
+    the networks that wrap one as ``net`` (skcf's MLP, the sklearn adapters).
+    """
+    from ._adapters import _SklearnLinear, _SklearnMLP
+    from ._mlp import MLP
+
+    if type(module) is nn.Linear:
+        return None, None
+    if isinstance(module, _SklearnLinear):
+        return module, "linear"
+    if type(module) in (MLP, _SklearnMLP):
+        net = module.net
+        inner = _first_linear(net) if isinstance(net, nn.Module) else None
+        if inner is None:
+            return None
+        return (module, "net") if inner == (None, None) else inner
+    if type(module) is nn.Sequential and len(module):
+        first = module[0]
+        if type(first) is nn.Linear:
+            return module, "0"
+        return _first_linear(first) if isinstance(first, nn.Module) else None
+    return None

@@ -488,3 +488,36 @@ def test_sampler_adds_raw_rows_in_original_units(frame):
     seeds = X.iloc[sampler.seed_indices_]
     assert (new["job"].to_numpy() == seeds["job"].to_numpy()).all()
     assert set(new["housing"]) <= {"own", "rent", "free"}
+
+
+def test_compiled_map_folded_into_the_first_layer(frame, mlp_pipe):
+    """One linear layer on the search space, same logits as map then network."""
+    from skcf.models._space import fold_into_first_layer
+
+    X, _ = frame
+    gen = WachterGenerator(mlp_pipe).fit(X)
+    model = gen.model_
+    assert model.preprocess == []  # folded: the map is the first layer now
+    first = model.module.net[0]
+    assert first.weight.shape[1] == gen.space_.n_search
+    Z = gen.space_.encode(X)
+    proba = model.predict_proba(Z)
+    np.testing.assert_allclose(proba, mlp_pipe.predict_proba(X), atol=1e-9)
+    # the user's network is untouched
+    assert mlp_pipe.named_steps["clf"].coefs_[0].shape[0] != gen.space_.n_search
+
+    class Custom(torch.nn.Module):  # unknown forward: never folded
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(3, 2)
+
+        def forward(self, x):
+            return self.lin(x * 2)
+
+    from skcf.models import DifferentiableModel
+    from skcf.models._space import _LinearMap
+
+    m = DifferentiableModel(
+        Custom(), preprocess=[_LinearMap(np.eye(3), np.zeros(3)).float()]
+    )
+    assert fold_into_first_layer(m, np.zeros((2, 3))) is m
