@@ -45,13 +45,13 @@ VARIANTS = {
 }
 
 
-def _train_net(X, y, hidden, epochs, device, seed=0):
+def _make_net(n_features, hidden, epochs, device):
+    """A skorch MLP as the demo trains it (Adam, lr 1e-3, batches of 32)."""
     from skorch import NeuralNetClassifier
 
-    torch.manual_seed(seed)
-    net = NeuralNetClassifier(
+    return NeuralNetClassifier(
         MLP,
-        module__n_features=X.shape[1],
+        module__n_features=n_features,
         module__hidden=hidden,
         criterion=torch.nn.CrossEntropyLoss,
         optimizer=torch.optim.Adam,
@@ -62,6 +62,11 @@ def _train_net(X, y, hidden, epochs, device, seed=0):
         verbose=0,
         device=device,
     )
+
+
+def _train_net(X, y, hidden, epochs, device, seed=0):
+    torch.manual_seed(seed)
+    net = _make_net(X.shape[1], hidden, epochs, device)
     return net.fit(X.astype(np.float32), y.astype(np.int64))
 
 
@@ -101,7 +106,6 @@ def make_pipeline_and_data(device="cpu", epochs=40, seed=0):
     from sklearn.compose import ColumnTransformer
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
-    from skorch import NeuralNetClassifier
 
     bunch = load_german_credit(as_frame=True)
     X, y = bunch.data, bunch.target.to_numpy()
@@ -115,19 +119,7 @@ def make_pipeline_and_data(device="cpu", epochs=40, seed=0):
     )
     width = prep.fit(X.iloc[train]).transform(X.iloc[:1]).shape[1]
     torch.manual_seed(seed)
-    net = NeuralNetClassifier(
-        MLP,
-        module__n_features=width,
-        module__hidden=(128, 64, 16),
-        criterion=torch.nn.CrossEntropyLoss,
-        optimizer=torch.optim.Adam,
-        lr=1e-3,
-        max_epochs=epochs,
-        batch_size=32,
-        train_split=None,
-        verbose=0,
-        device=device,
-    )
+    net = _make_net(width, (128, 64, 16), epochs, device)
     pipe = Pipeline(
         [("prep", prep), ("float32", FunctionTransformer(_to_float32)), ("net", net)]
     )
