@@ -26,8 +26,11 @@ from .models._adapters import BlackBoxModel, _is_fitted, _is_skorch
 from .models._space import (
     MappedEstimator,
     TabularSpace,
+    check_group_columns,
+    check_onehot_values,
     fold_into_first_layer,
     is_raw_pipeline,
+    unfrozen,
 )
 from .utils._scale import robust_scale
 from .utils._sklearn_compat import (
@@ -456,18 +459,12 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     def _compile_space(self, estimator, X):
         if not self._raw_road():
             return None
-        pipe = estimator
-        if type(pipe).__name__ == "FrozenEstimator":
-            pipe = pipe.estimator
         return TabularSpace.from_pipeline(
-            pipe, X, categorical=self.categorical, integer=self.integer
+            unfrozen(estimator), X, categorical=self.categorical, integer=self.integer
         )
 
     def _final_estimator(self):
-        pipe = self.estimator_
-        if type(pipe).__name__ == "FrozenEstimator":
-            pipe = pipe.estimator
-        return pipe.steps[-1][1]
+        return unfrozen(self.estimator_).steps[-1][1]
 
     def _validate_fit_data(self, X, y):
         if self._raw_road():
@@ -611,21 +608,8 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         seen = set()
         for g in self.categorical or []:
             idx = self._feature_indices(g, "categorical")
-            if idx.size < 2:
-                raise ConstraintError(
-                    f"A categorical group needs at least 2 one-hot columns, got {g!r}."
-                )
-            if seen & set(idx.tolist()):
-                raise ConstraintError(
-                    f"Categorical groups overlap on {sorted(seen & set(idx))}."
-                )
-            seen |= set(idx.tolist())
-            block = X[:, idx]
-            if not (np.isin(block, (0, 1)).all() and np.allclose(block.sum(axis=1), 1)):
-                raise ConstraintError(
-                    f"Categorical group {g!r} is not one-hot in X (each row needs "
-                    "exactly one 1 and zeros elsewhere)."
-                )
+            check_group_columns(idx, g, seen)
+            check_onehot_values(X[:, idx], g)
             groups.append(idx)
         integer = self._feature_indices(self.integer, "integer")
         lower, upper = self._bounds(X)

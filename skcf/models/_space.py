@@ -1310,12 +1310,18 @@ class TabularSpace:
 
 
 # ---------------------------------------------------------------- helpers
+def unfrozen(estimator: Any) -> Any:
+    """The estimator inside a ``sklearn.frozen.FrozenEstimator`` (else itself)."""
+    if type(estimator).__name__ == "FrozenEstimator":
+        return estimator.estimator
+    return estimator
+
+
 def is_raw_pipeline(estimator: Any) -> bool:
     """A fitted-or-not ``Pipeline`` with at least one preprocessing step."""
     from sklearn.pipeline import Pipeline
 
-    if type(estimator).__name__ == "FrozenEstimator":
-        estimator = estimator.estimator
+    estimator = unfrozen(estimator)
     if not isinstance(estimator, Pipeline) or len(estimator.steps) < 2:
         return False
     return any(
@@ -1703,18 +1709,39 @@ class MappedEstimator:
         return np.asarray(self.estimator.predict_proba(X), dtype=np.float64)
 
 
+def check_group_columns(columns: Any, label: Any, seen: set) -> None:
+    """A one-hot group has 2 columns or more and shares none with another.
+
+    ``seen`` collects the columns of the groups checked so far.
+    """
+    columns = [int(j) for j in columns]
+    if len(columns) < 2:
+        raise ConstraintError(
+            f"A categorical group needs at least 2 one-hot columns, got {label!r}."
+        )
+    if seen & set(columns):
+        raise ConstraintError(
+            f"Categorical groups overlap on {sorted(seen & set(columns))}."
+        )
+    seen |= set(columns)
+
+
+def check_onehot_values(block: np.ndarray, label: Any) -> None:
+    """Each row of ``block`` (a group's columns) is 0/1 with exactly one 1."""
+    block = np.asarray(block, dtype=np.float64)
+    if not (np.isin(block, (0.0, 1.0)).all() and np.allclose(block.sum(axis=1), 1)):
+        raise ConstraintError(
+            f"Categorical group {label!r} is not one-hot in X (each row needs "
+            "exactly one 1 and zeros elsewhere)."
+        )
+
+
 def _check_onehot_blocks(X: Any, blocks: list, columns: list, names: list) -> None:
     """``categorical`` groups of input columns must be numeric one-hot blocks."""
     seen: set = set()
     for block in blocks:
         label = [names[j] for j in block]
-        if len(block) < 2:
-            raise ConstraintError(
-                f"A categorical group needs at least 2 one-hot columns, got {label}."
-            )
-        if seen & set(block):
-            raise ConstraintError(f"Categorical groups overlap on {label}.")
-        seen |= set(block)
+        check_group_columns(block, label, seen)
         unused = [names[j] for j in block if columns[j].kind == "unused"]
         if unused:
             raise ConstraintError(
@@ -1731,11 +1758,7 @@ def _check_onehot_blocks(X: Any, blocks: list, columns: list, names: list) -> No
                 "first: categorical=[('education', 'education-num')]."
             )
         values = np.column_stack([_as_float_lenient(_values(X, j)) for j in block])
-        if not (np.isin(values, (0.0, 1.0)).all() and (values.sum(axis=1) == 1).all()):
-            raise ConstraintError(
-                f"Categorical group {label} is not one-hot in X (each row needs "
-                "exactly one 1 and zeros elsewhere)."
-            )
+        check_onehot_values(values, label)
 
 
 # ------------------------------------------------------------------- links

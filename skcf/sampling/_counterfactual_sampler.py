@@ -245,18 +245,18 @@ class CounterfactualSampler(BaseOverSampler):
 
     # ---------------------------------------------------------- resample
     def _fit_resample(self, X, y):
-        if self._raw_road():
-            return self._fit_resample_raw(X, y)
         rng = check_random_state(self.random_state)
-        sparse_format = X.format if sparse.issparse(X) else None
+        raw = self._raw_road()  # raw frames in, synthetic raw rows out
+        sparse_format = X.format if sparse.issparse(X) and not raw else None
         if sparse_format is not None:  # generators work on dense rows
             X = X.toarray()
-        X_in = self._with_names(X)
+        X_in = X if raw else self._with_names(X)
         self.estimator_ = self._fit_estimator(X_in, y)
         generator = self._make_generator(self.estimator_, rng)
         self.generator_ = generator.fit(X_in, y)
         classes = np.asarray(self.generator_.classes_)
-        y_pred = classes[self.generator_.model_.predict_proba(X).argmax(axis=1)]
+        # predictions of the model the synthetic rows are judged by
+        y_pred = classes[self.generator_._judge_proba(X, X).argmax(axis=1)]
 
         X_parts, y_parts, seeds_all = [X], [y], []
         self.n_tried_ = {}
@@ -271,44 +271,17 @@ class CounterfactualSampler(BaseOverSampler):
                     "the same labels as y."
                 )
             X_new, seeds = self._generate_class(X, y, y_pred, cls, n_needed, rng)
-            X_parts.append(X_new.astype(X.dtype, copy=False))
-            y_parts.append(np.full(len(X_new), cls, dtype=y.dtype))
-            seeds_all.append(seeds)
-        self.seed_indices_ = (
-            np.concatenate(seeds_all) if seeds_all else np.zeros(0, dtype=np.int64)
-        )
-        X_res = np.vstack(X_parts)
-        if sparse_format is not None:
-            X_res = sparse.csr_matrix(X_res).asformat(sparse_format)
-        return X_res, np.concatenate(y_parts)
-
-    def _fit_resample_raw(self, X, y):
-        """Raw frames in and out: synthetic rows in original units and dtypes."""
-        import pandas as pd
-
-        rng = check_random_state(self.random_state)
-        self.estimator_ = self._fit_estimator(X, y)
-        self.generator_ = self._make_generator(self.estimator_, rng).fit(X, y)
-        classes = np.asarray(self.generator_.classes_)
-        y_pred = classes[self.generator_._judge_proba(X, None).argmax(axis=1)]
-        frame = hasattr(X, "iloc")
-        X_parts, y_parts, seeds_all = [X], [y], []
-        self.n_tried_ = {}
-        for cls, n_needed in self.sampling_strategy_.items():
-            if n_needed == 0:
-                self.n_tried_[cls] = 0
-                continue
-            X_new, seeds = self._generate_class(X, y, y_pred, cls, n_needed, rng)
+            if not hasattr(X_new, "iloc"):
+                X_new = X_new.astype(X.dtype, copy=False)
             X_parts.append(X_new)
             y_parts.append(np.full(len(X_new), cls, dtype=y.dtype))
             seeds_all.append(seeds)
         self.seed_indices_ = (
             np.concatenate(seeds_all) if seeds_all else np.zeros(0, dtype=np.int64)
         )
-        if frame:
-            X_res = pd.concat(X_parts, ignore_index=True)
-        else:
-            X_res = np.concatenate(X_parts)
+        X_res = _stack(X_parts, ignore_index=True)
+        if sparse_format is not None:
+            X_res = sparse.csr_matrix(X_res).asformat(sparse_format)
         return X_res, np.concatenate(y_parts)
 
     def _with_names(self, X):
@@ -386,9 +359,10 @@ def _rows(X, idx):
     return X.iloc[idx] if hasattr(X, "iloc") else np.asarray(X)[idx]
 
 
-def _stack(parts):
+def _stack(parts, ignore_index=False):
+    """Rows of arrays or DataFrames one after the other."""
     if hasattr(parts[0], "iloc"):
         import pandas as pd
 
-        return pd.concat(parts)
+        return pd.concat(parts, ignore_index=ignore_index)
     return np.vstack([np.asarray(p) for p in parts])
