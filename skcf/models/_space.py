@@ -1270,14 +1270,16 @@ class TabularSpace:
     # ---------------------------------------------------------------- costs
     def column_changes(self, X: Any, X_cf: Any) -> np.ndarray:
         """``(n, n_columns)`` float: numeric change in original units, 1.0 for
-        a changed category, 0 where unchanged."""
+        a changed category, 0 where unchanged. A missing factual value counts
+        from the value the pipeline imputes for it (where the search started)."""
         out = np.zeros((len(X), len(self.columns)))
         for j, info in enumerate(self.columns):
             a, b = _values(X, j), _values(X_cf, j)
             same = _equal_values(a, b)
             if info.kind == "numeric":
+                start = _as_float_lenient(_filled_values(X, j, info))
                 with np.errstate(invalid="ignore"):
-                    diff = _as_float_lenient(b) - _as_float_lenient(a)
+                    diff = _as_float_lenient(b) - start
                 out[:, j] = np.where(same, 0.0, np.nan_to_num(diff))
             else:
                 out[:, j] = (~same).astype(np.float64)
