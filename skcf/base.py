@@ -19,7 +19,7 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from ._engine import Constraints, solve
+from ._engine import Constraints, inward_bounds, solve
 from .exceptions import ConstraintError, CounterfactualWarning
 from .models import as_differentiable, as_model
 from .models._adapters import BlackBoxModel, _is_fitted, _is_skorch
@@ -401,12 +401,19 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             Fitted generator.
         """
         X, y = self._validate_fit_data(X, y)
+        if isinstance(self.bounds, str) and X.shape[0] < 2:
+            raise ValueError(
+                f"bounds='infer' learns each feature's range from the spread of "
+                f"X, but X has {X.shape[0]} sample(s): every feature would be "
+                "frozen at its value. Fit on more rows, or pass bounds=None or a "
+                "dict of (low, high) per feature."
+            )
         self.estimator_ = self._fit_estimator(X, y)
         self.space_ = self._compile_space(self.estimator_, X)
         if self.space_ is not None:  # the raw road: search the compiled space
             X = self.space_.encode(X)
         self.model_ = self._adapt_model(self.estimator_, sample=X)
-        proba = self.model_.predict_proba(X[:1])
+        proba = self._probe_model(X)
         n_out = proba.shape[1]
         classes = getattr(self.model_, "classes", None)
         self.classes_ = np.arange(n_out) if classes is None else np.asarray(classes)
@@ -429,6 +436,28 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             )
         self._fit(X, y)
         return self
+
+    def _probe_model(self, X):
+        """The model's probabilities on one row of ``X``, or a clear error when
+        the model cannot take the rows (a wrong feature count, mostly)."""
+        d = X.shape[1]
+        expected = getattr(unfrozen(self.estimator_), "n_features_in_", None)
+        if self.space_ is None and isinstance(expected, Integral) and expected != d:
+            raise ValueError(
+                f"X has {d} features, but the model {type(self.estimator).__name__} "
+                f"takes {expected}; fit {type(self).__name__} on the features the "
+                "model was trained on (same columns, same encoding)."
+            )
+        try:
+            return self.model_.predict_proba(X[:1])
+        except (RuntimeError, ValueError) as exc:
+            expected = _expected_features(self.estimator_, self.model_)
+            takes = "" if expected is None else f"; it takes {expected}"
+            raise ValueError(
+                f"The model {type(self.estimator).__name__} could not score a row "
+                f"of X ({d} features{takes}): {exc}. Fit {type(self).__name__} on "
+                "the features the model was trained on."
+            ) from exc
 
     def _raw_road(self):
         """Whether ``estimator`` is a pipeline whose preprocessing skcf compiles."""
@@ -478,7 +507,7 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             X, y = validate_data(self, X, y, reset=True, dtype=[np.float64, np.float32])
         if X.shape[0] < 1:
             raise ValueError("fit needs at least one sample")
-        return X, y
+        return _own_memory(X), y
 
     def _fit_estimator(self, X, y):
         est = self.estimator
@@ -624,6 +653,15 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             )
         mutable = np.ones(d, dtype=bool)
         mutable[immutable] = False
+        for idx in groups:  # a category is one choice: all of it moves or none
+            part = np.intersect1d(idx, immutable)
+            if 0 < part.size < idx.size:
+                raise ConstraintError(
+                    f"immutable lists columns {part.tolist()} of the categorical "
+                    f"group {idx.tolist()}, but not the whole group: one column "
+                    "of a one-hot block cannot stay fixed while the others move. "
+                    "List all of the group's columns in immutable, or none."
+                )
         if not mutable.any():
             raise ConstraintError(
                 "Every feature is immutable: no counterfactual can exist. Remove "
@@ -659,14 +697,21 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
                     ) from exc
                 lower[j] = -np.inf if lo is None else float(lo)
                 upper[j] = np.inf if hi is None else float(hi)
+                if np.isnan(lower[j]) or np.isnan(upper[j]):
+                    raise ConstraintError(
+                        f"bounds[{key!r}] = {value!r} holds NaN; use None (or "
+                        "-inf / inf) for a side without a bound."
+                    )
         return lower, upper
 
     def _engine_constraints(self, device, dtype):
         c = self.constraints_
         t = lambda a: torch.as_tensor(a, device=device)  # noqa: E731
+        np_dtype = np.float64 if dtype == torch.float64 else np.float32
+        lower, upper = inward_bounds(c["lower"], c["upper"], np_dtype)
         return Constraints(
-            t(c["lower"]).to(dtype),
-            t(c["upper"]).to(dtype),
+            t(lower).to(dtype),
+            t(upper).to(dtype),
             t(c["mutable"]),
             t(c["increase_only"]),
             t(c["decrease_only"]),
@@ -718,6 +763,8 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         X_in = X
         if space is None:
             X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+            X = _own_memory(X)
+            self._check_factual_groups(X)
             Z = X
         else:
             X = self._validate_raw(X, reset=False)
@@ -726,23 +773,27 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             Z = space.encode(X)
         n = X.shape[0]
         proba0 = self._judge_proba(X, Z)
-        if not np.isfinite(proba0).all():
-            raise ValueError(
-                f"The model returned non-finite probabilities for "
-                f"{int((~np.isfinite(proba0).all(axis=1)).sum())} factual row(s); "
-                "check the inputs (values beyond the model's range?)."
-            )
-        y0 = proba0.argmax(axis=1)
+        finite0 = np.isfinite(proba0).all(axis=1)
+        # a row the model cannot score is never searched nor valid; its class
+        # index is a placeholder that no label is ever made from
+        y0 = np.where(finite0, np.nan_to_num(proba0, nan=0.0).argmax(axis=1), 0)
         tgt, untargeted = self._resolve_targets(target, y0, n)
-        if n:
+        Z_cf, n_iter = Z.copy(), np.zeros(n, dtype=np.int64)
+        rows = np.flatnonzero(finite0)
+        if rows.size == n and n:
             Z_cf, n_iter = self._generate(Z, y0, tgt, untargeted)
-        else:
-            Z_cf, n_iter = Z.copy(), np.zeros(0, dtype=np.int64)
-        Z_cf = np.asarray(Z_cf).astype(Z.dtype, copy=False)  # judge what is returned
+        elif rows.size:
+            Z_cf[rows], n_iter[rows] = self._generate(
+                Z[rows], y0[rows], tgt[rows], untargeted[rows]
+            )
+        Z_cf = self._exact(Z, Z_cf)  # judge exactly what is returned
         X_cf = Z_cf if space is None else space.decode(Z_cf, X, Z)
         proba = self._judge_proba(X_cf, Z_cf)
-        reached, _, y_cf = reaches_target(proba, y0, tgt, untargeted, self.tau)
-        reached &= np.isfinite(proba).all(axis=1)
+        finite = np.isfinite(proba).all(axis=1)
+        reached, _, y_cf = reaches_target(
+            np.nan_to_num(proba, nan=-1.0), y0, tgt, untargeted, self.tau
+        )
+        reached &= finite & finite0
         violations = self._returned_violations(X, X_cf)
         valid = reached & (violations == 0)
         if not valid.all():  # describe the rows actually returned (the factuals)
@@ -753,11 +804,22 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         elapsed = time.perf_counter() - start
         n_bad = int(n - valid.sum())
         if n_bad:
+            why = ""
+            n_nan0 = int(n - finite0.sum())
+            n_nan = int((finite0 & ~finite).sum())
+            if n_nan0 or n_nan:
+                why = (
+                    f" The model's prediction was not finite (NaN/inf) on "
+                    f"{n_nan0} factual row(s) and {n_nan} counterfactual row(s): "
+                    "such rows are never valid, and explain(X).y_pred is None "
+                    "where the factual's prediction is not finite; check those "
+                    "inputs (values beyond the model's range?) and the model."
+                )
             warnings.warn(
                 f"{type(self).__name__}: {n_bad} of {n} rows got no valid "
                 "counterfactual; they are returned unchanged and flagged in "
                 "explain(X).valid. Try a longer search (max_iter, steps, "
-                "max_layers...), looser constraints or another target.",
+                f"max_layers...), looser constraints or another target.{why}",
                 CounterfactualWarning,
                 stacklevel=2,
             )
@@ -767,8 +829,8 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         return CounterfactualSet(
             X=X,
             X_cf=_wrap_data_with_container("transform", X_cf, X_in, self),
-            y_pred=self.classes_[y0],
-            y_cf_pred=self.classes_[y_cf],
+            y_pred=_labels(self.classes_, y0, finite0),
+            y_cf_pred=_labels(self.classes_, y_cf, finite0),
             target=target_labels,
             valid=valid,
             violations=violations,
@@ -780,6 +842,52 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             space=space,
         )
 
+    def _exact(self, Z, Z_cf):
+        """``Z_cf`` exactly inside the constraints, in ``Z``'s dtype.
+
+        The last step before the rows are judged (:meth:`Constraints.exact`):
+        the engine may run in a lower precision than the data (a float32
+        network on float64 rows), so a value it left on a bound or an integer
+        can come back a rounding error off it. Only rows that moved are
+        touched (a factual returned as is stays bit-equal); chunked by
+        ``batch_size`` rows.
+        """
+        Z_cf = np.asarray(Z_cf).astype(Z.dtype, copy=False)
+        if not Z_cf.flags.writeable or not Z_cf.flags.c_contiguous:
+            Z_cf = np.array(Z_cf, order="C", copy=True)
+        if Z.dtype not in (np.float32, np.float64) or not len(Z):
+            return Z_cf
+        cons = self._engine_constraints("cpu", torch.from_numpy(Z[:0]).dtype)
+        step = max(int(getattr(self, "batch_size", None) or 0), 4096)
+        for s in range(0, len(Z), step):
+            z0, z = Z[s : s + step], Z_cf[s : s + step]
+            moved = np.flatnonzero((z != z0).any(axis=1))
+            if moved.size:
+                z[moved] = cons.exact(
+                    torch.from_numpy(np.ascontiguousarray(z[moved])),
+                    torch.from_numpy(np.ascontiguousarray(z0[moved])),
+                ).numpy()
+        return Z_cf
+
+    def _check_factual_groups(self, X):
+        """Refuse factuals whose mutable one-hot groups are not one-hot."""
+        for g in self.constraints_["groups"]:
+            if not self.constraints_["mutable"][g].any():
+                continue
+            block = X[:, g]
+            ok = np.isin(block, (0.0, 1.0)).all(axis=1) & (block.sum(axis=1) == 1)
+            if not ok.all():
+                bad = np.flatnonzero(~ok)
+                raise ValueError(
+                    f"{len(bad)} row(s) of X (first: {bad[:5].tolist()}) are not "
+                    f"one-hot in the categorical group {g.tolist()} (values "
+                    f"{block[bad[0]].tolist()}): a category unseen by the encoder "
+                    "(all zeros) or a row encoded differently from the training "
+                    "data. Encode X with the encoder the model was trained with; "
+                    "for unseen categories pass the raw DataFrame and the fitted "
+                    "Pipeline (the raw-data road handles them)."
+                )
+
     def _judge_proba(self, X, Z):
         """Probabilities the validity of ``X`` (search rows ``Z``) is judged on.
 
@@ -787,7 +895,7 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         otherwise the adapted model does.
         """
         if self.space_ is None:
-            return self.model_.predict_proba(Z)
+            return _user_proba(self.estimator_, self.model_, Z)
         if not len(X):
             return np.zeros((0, len(self.classes_)))
         return np.asarray(self.estimator_.predict_proba(X), dtype=np.float64)
@@ -965,6 +1073,73 @@ def reaches_target(proba, y0, tgt, untargeted, tau=0.0):
     p_cls = proba[np.arange(len(pred)), cls]
     reached = np.where(untargeted, pred != y0, pred == tgt) & (p_cls >= tau)
     return reached, cls, pred
+
+
+def _expected_features(estimator, model):
+    """How many input features the model seems to take (for messages only:
+    the first linear layer of a module need not be its input layer)."""
+    n = getattr(unfrozen(estimator), "n_features_in_", None)
+    if isinstance(n, Integral):
+        return int(n)
+    module = getattr(model, "module", None)
+    steps = getattr(model, "preprocess", None)
+    if isinstance(module, torch.nn.Module) and not steps:
+        for layer in module.modules():
+            if isinstance(layer, torch.nn.Linear):
+                return int(layer.in_features)
+            if isinstance(layer, (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)):
+                return None  # images: the width is not one layer's
+    return None
+
+
+def _labels(classes, idx, known):
+    """Class labels of ``idx``; None where the prediction is not finite."""
+    labels = classes[idx]
+    if known.all():
+        return labels
+    labels = labels.astype(object)
+    labels[~known] = None
+    return labels
+
+
+def _own_memory(X):
+    """``X`` itself, or a copy where torch cannot view it (negative strides,
+    read-only memory)."""
+    if not X.flags.writeable or any(st < 0 for st in X.strides):
+        return np.array(X, order="C", copy=True)
+    return X
+
+
+def _user_proba(estimator, model, X):
+    """Probabilities from the user's own model, in its own dtype.
+
+    A fitted sklearn classifier judges with its own ``predict_proba`` (or,
+    without one, the logistic / softmax of its ``decision_function``, as the
+    adapter does); torch modules and skorch nets are their own model, run by
+    ``model``.
+    """
+    est = unfrozen(estimator)
+    if (
+        _is_skorch(est)
+        or isinstance(est, torch.nn.Module)
+        or not hasattr(est, "classes_")
+        or not len(X)
+    ):
+        return model.predict_proba(X)
+    if hasattr(est, "predict_proba"):
+        return BlackBoxModel(est).predict_proba(X)
+    if hasattr(est, "decision_function"):
+        names = getattr(est, "feature_names_in_", None)
+        if names is not None:
+            import pandas as pd
+
+            X = pd.DataFrame(np.asarray(X), columns=names)
+        d = np.asarray(est.decision_function(X), dtype=np.float64)
+        d = np.column_stack([np.zeros_like(d), d]) if d.ndim == 1 else d
+        d = d - d.max(axis=1, keepdims=True)
+        e = np.exp(d)
+        return e / e.sum(axis=1, keepdims=True)
+    return model.predict_proba(X)
 
 
 def _mask(d, idx):

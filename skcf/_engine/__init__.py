@@ -5,7 +5,7 @@ an optional *search* and hands them to :func:`solve`. Nothing else in the packag
 owns an optimisation loop.
 """
 
-from ._constraints import Constraints
+from ._constraints import Constraints, inward_bounds
 from ._result import SearchResult
 from ._search import CSearch, RadiusSearch
 from ._solve import is_valid, solve
@@ -46,6 +46,7 @@ __all__ = [
     "Solver",
     "Term",
     "TermContext",
+    "inward_bounds",
     "is_valid",
     "solve",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -215,16 +216,16 @@ class Constraints:
             k = torch.minimum(torch.maximum(k, klo), khi)
         return self._ungrid(k)
 
-    def violations(self, x: Tensor, x0: Tensor, atol: float = 1e-5) -> Tensor:
+    def violations(self, x: Tensor, x0: Tensor, tol: Tensor | float = 0.0) -> Tensor:
         """Number of violated feature constraints per row, shape ``(n,)``."""
-        bad, group_bad = self.violation_flags(x, x0, atol)
+        bad, group_bad = self.violation_flags(x, x0, tol)
         count = bad.sum(dim=1)
         if group_bad is not None:
             count = count + group_bad.sum(dim=1)
         return count
 
     def violation_flags(
-        self, x: Tensor, x0: Tensor, atol: float = 1e-5
+        self, x: Tensor, x0: Tensor, tol: Tensor | float = 0.0
     ) -> tuple[Tensor, Tensor | None]:
         """Which constraints each row breaks.
 
@@ -233,16 +234,22 @@ class Constraints:
         direction, integrality); ``group_bad`` of shape ``(n, G)`` flags the
         mutable one-hot groups (in :meth:`packed_groups` order) that are not
         one-hot, None without such groups. :meth:`violations` is their sum.
+
+        Immutability, integrality and one-hot groups are exact: a changed
+        immutable value, an integer off its grid or a one-hot entry other than
+        0 and 1 is a violation however small. ``tol`` (a float or a ``(d,)``
+        tensor, absolute, in the features' units) forgives bound and direction
+        breaches up to float rounding; it never grows with ``|x|``.
+        :meth:`exact` makes values the engine returns hold with ``tol=0``.
         """
-        tol = atol * (1.0 + x0.abs())
         delta = x - x0
-        bad = (~self.mutable) & (delta.abs() > tol)
+        bad = (~self.mutable) & (delta != 0)
         # bounds bind what may move; an immutable feature is what it is
         bad |= self.mutable & ((x < self.lower - tol) | (x > self.upper + tol))
         bad |= self.increase_only & (delta < -tol)
         bad |= self.decrease_only & (delta > tol)
         if self.integer is not None:
-            bad |= self.integer & ((x - self.round(x)).abs() > tol)
+            bad |= self.integer & (x != self.round(x))
         ranked = self.ranked_groups()
         if ranked is not None:
             R, head, _, rank_dir = ranked
@@ -255,9 +262,40 @@ class Constraints:
             return bad, None
         index, mask, _, _ = packed
         block = _gather(x, index).masked_fill(~mask, 0.0)
-        not_binary = ((block - block.round()).abs() > atol).any(dim=2)
-        not_single = (block.sum(dim=2) - 1.0).abs() > atol
+        not_binary = ((block != 0) & (block != 1)).any(dim=2)
+        not_single = (block != 0).sum(dim=2) != 1
         return bad, not_binary | not_single
+
+    def exact(self, x: Tensor, x0: Tensor) -> Tensor:
+        """Put ``x`` exactly inside the constraints, in its own dtype.
+
+        Clamps to the per-row box (immutable features come back bit-equal to
+        ``x0``, one-directional ones never cross it), makes one-hot groups
+        exact one-hots and rounds integer features onto their grid, *in the
+        dtype of the returned values*: the last step before they are judged,
+        so float error of an earlier, lower-precision step (a float32 model,
+        ``x0 + delta`` arithmetic) cannot leave a value a hair outside a
+        bound or off an integer. Bounds should be rounded inwards to the dtype
+        (see :func:`inward_bounds`).
+        """
+        lo, hi = self.row_bounds(x0)
+        return self.snap(self.clamp(x, lo, hi), lo, hi)
+
+
+def inward_bounds(lower, upper, dtype):
+    """``lower``/``upper`` (float64 arrays) rounded *into* the interval in ``dtype``.
+
+    Casting a bound to a narrower float rounds to the nearest representable
+    value, which may lie outside it (``float32(100000.3) > 100000.3``); the
+    next representable value inwards keeps every clamped value inside the
+    float64 bound.
+    """
+    lo = np.asarray(lower, dtype=np.float64).astype(dtype)
+    hi = np.asarray(upper, dtype=np.float64).astype(dtype)
+    with np.errstate(invalid="ignore"):
+        lo = np.where(lo < lower, np.nextafter(lo, dtype(np.inf)), lo)
+        hi = np.where(hi > upper, np.nextafter(hi, dtype(-np.inf)), hi)
+    return lo.astype(dtype), hi.astype(dtype)
 
 
 def _gather(x: Tensor, index: Tensor) -> Tensor:

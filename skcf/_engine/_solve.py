@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
+from ..utils._random import row_keys, uniform
 from ._constraints import Constraints
 from ._result import SearchResult
 from ._search import CSearch, RadiusSearch
@@ -383,9 +384,11 @@ def solve(
         raise ValueError(f"{solver!r} needs a RadiusSearch, got {search!r}")
     noise = None
     if isinstance(search, RadiusSearch) and search.random_start:
-        gen = torch.Generator(device=device)
-        gen.manual_seed(0 if seed is None else int(seed))
-        noise = torch.rand(n, d, generator=gen, device=device, dtype=dtype) * 2 - 1
+        # keyed by (seed, row content), not by position: a row's start does not
+        # depend on the row order, the chunking or the other rows of the call
+        keys = row_keys(x0.detach().cpu().double().numpy(), 0 if seed is None else seed)
+        noise = torch.as_tensor(uniform(keys, (d,)), device=device, dtype=dtype)
+        noise = noise * 2 - 1
     extra = extra or {}
     step = n if not batch_size else int(batch_size)
     chunks = range(0, n, max(step, 1))

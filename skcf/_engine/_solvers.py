@@ -31,21 +31,46 @@ class StepContext:
     groups: tuple | None = None  # Constraints.packed_groups(): (index, mask, cols)
 
 
+Snap = Callable[[Tensor, Tensor, Tensor], Tensor]
+
+
 class Solver:
-    """Base class: plain projected (sub)gradient step hooks."""
+    """Base class: plain projected (sub)gradient step hooks.
+
+    A solver given a ``snap(x, lo, hi)`` map (e.g.
+    :meth:`Constraints.snap <skcf._engine.Constraints.snap>`) is a
+    straight-through estimator: the engine evaluates loss and gradient at the
+    snapped point (one-hot groups set to their largest option, integers
+    rounded), and the step updates the relaxed iterate. Without it the gradient
+    is taken at the relaxed point, where a model may already be confident
+    although the snapped point, the one judged, is not a counterfactual.
+    """
 
     #: how the solver handles ℓ1 terms: None (autograd sub-gradient), "prox"
     #: (shrinkage-thresholding) or "orthant" (orthant-wise steps, exact zeros)
     l1_mode: str | None = None
     #: whether the solver needs a radius per row (projected gradient)
     needs_radius: bool = False
+    #: straight-through map of the query point (see the class docstring)
+    snap: Snap | None = None
 
     def init(self, x0: Tensor) -> dict[str, Tensor]:
-        return {"x": x0.clone()}
+        return self._with_query({"x": x0.clone()})
 
     def query(self, state: dict[str, Tensor]) -> Tensor:
         """Point at which the engine evaluates loss and gradient."""
-        return state["x"]
+        return state["q"] if "q" in state else state["x"]
+
+    def _with_query(self, state: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Add the straight-through query (the start: already a snapped point)."""
+        if self.snap is not None:
+            state["q"] = state["x"].clone()
+        return state
+
+    def _snap_query(self, state: dict[str, Tensor], ctx: StepContext) -> None:
+        """After a step: the next query is the snapped iterate."""
+        if self.snap is not None:
+            state["q"] = self.snap(state["x"], ctx.lo, ctx.hi)
 
     def candidate(self, state: dict[str, Tensor]) -> Tensor:
         """Current iterate, the point considered as a counterfactual."""
@@ -84,12 +109,20 @@ class SGD(Solver):
     """Projected gradient descent with a fixed learning rate.
 
     ℓ1 terms are handled orthant-wise, so unchanged features stay exactly unchanged.
+
+    Parameters
+    ----------
+    lr : float
+    snap : callable, optional
+        ``snap(x, lo, hi)``: take gradients at the snapped point (straight-through
+        estimator; see :class:`Solver`).
     """
 
     l1_mode = "orthant"
 
-    def __init__(self, lr: float = 0.1) -> None:
+    def __init__(self, lr: float = 0.1, snap: Snap | None = None) -> None:
         self.lr = float(lr)
+        self.snap = snap
 
     def step(self, state, grad, ctx):
         g = grad * ctx.grad_mask
@@ -100,6 +133,7 @@ class SGD(Solver):
         else:
             x = x - self.lr * g
         state["x"] = ctx.project(x)
+        self._snap_query(state, ctx)
 
 
 class Adam(Solver):
@@ -108,17 +142,34 @@ class Adam(Solver):
     ℓ1 terms are handled orthant-wise (OWL-QN's pseudo-gradient and orthant
     projection), so the ℓ1 cost produces exact zeros as a proximal step would,
     which plain sub-gradients never do.
+
+    Parameters
+    ----------
+    lr : float
+    betas : tuple of float
+    eps : float
+    snap : callable, optional
+        ``snap(x, lo, hi)``: take gradients at the snapped point (straight-through
+        estimator; see :class:`Solver`).
     """
 
     l1_mode = "orthant"
 
-    def __init__(self, lr: float = 0.1, betas=(0.9, 0.999), eps: float = 1e-8):
+    def __init__(
+        self,
+        lr: float = 0.1,
+        betas=(0.9, 0.999),
+        eps: float = 1e-8,
+        snap: Snap | None = None,
+    ) -> None:
         self.lr = float(lr)
         self.betas = tuple(betas)
         self.eps = float(eps)
+        self.snap = snap
 
     def init(self, x0):
-        return {"x": x0.clone(), "m": torch.zeros_like(x0), "v": torch.zeros_like(x0)}
+        state = {"x": x0.clone(), "m": torch.zeros_like(x0), "v": torch.zeros_like(x0)}
+        return self._with_query(state)
 
     def step(self, state, grad, ctx):
         b1, b2 = self.betas
@@ -145,6 +196,7 @@ class Adam(Solver):
         if orthant is not None:
             x = _stay_in_orthant(x, ctx.x0, orthant)
         state["x"] = ctx.project(x)
+        self._snap_query(state, ctx)
 
 
 class FISTA(Solver):

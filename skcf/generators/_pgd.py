@@ -1,5 +1,6 @@
 """Targeted PGD (Madry et al.) and FGSM; minimum-radius mode of seed 001."""
 
+import math
 from numbers import Integral, Real
 
 import numpy as np
@@ -9,6 +10,9 @@ from ..base import BaseGenerator
 from ..utils._docstring import generator_docstring
 from ..utils._sklearn_compat import Interval, StrOptions
 from ._common import loss_constraint, prediction_term
+
+#: ``max_eps="auto"`` in units of ``eps``
+_AUTO_MAX_EPS = 3
 
 
 @generator_docstring
@@ -21,9 +25,16 @@ class PGDGenerator(BaseGenerator):
     A row stops once it is valid.
 
     With ``min_eps=True`` (seed 001, App. B.3) the radius grows through
-    ``eps · k / n_radii`` for ``k = 1..n_radii`` and each row keeps the smallest
+    ``eps · k / n_radii`` for ``k = 1, 2, ...`` and each row keeps the smallest
     radius that yields a counterfactual; ``eps="auto"`` is the median norm of the
-    training rows. With ``min_eps=False`` it is a fixed-radius attack.
+    training rows. Seed 001 stops at ``k = n_radii`` (``max_eps=None``), which
+    leaves the rows farther than the median norm from the decision boundary
+    without a counterfactual (6 %% of breast-cancer test rows for a logistic
+    regression or an MLP). By default the rows still without one keep growing
+    the radius on the same grid up to ``max_eps`` (three times ``eps``; the
+    farthest such row needed twice), so every row the schedule of seed 001
+    finds keeps its counterfactual and only the others cost more steps. With
+    ``min_eps=False`` it is a fixed-radius attack.
     ``steps=1`` (step ``2·eps``, projected back to the ball) is FGSM (ℓ∞) / FGM (ℓ2).
 
     Parameters
@@ -39,10 +50,17 @@ class PGDGenerator(BaseGenerator):
         Largest radius (``"auto"``: median ``norm`` of the training rows).
 
     min_eps : bool, default=True
-        Search increasing radii up to ``eps``.
+        Search increasing radii up to ``eps``, then up to ``max_eps`` for the
+        rows still without a counterfactual.
+
+    max_eps : "auto", float or None, default="auto"
+        Largest radius of the search (with ``min_eps=True``), on the grid of
+        step ``eps / n_radii``: ``"auto"`` is ``3 · eps``, a float is rounded up
+        to the grid (and is at least ``eps``), None stops at ``eps`` as in
+        seed 001.
 
     n_radii : int, default=10
-        Number of radii in the search.
+        Number of radii up to ``eps``.
 
     steps : int, default=50
         PGD steps per radius.
@@ -64,7 +82,9 @@ class PGDGenerator(BaseGenerator):
     Attributes
     ----------
     eps_ : float
-        Largest radius used.
+        Radius ``eps`` (the median training-row norm for ``"auto"``).
+    max_eps_ : float
+        Largest radius searched (``eps_`` with ``min_eps=False``).
     estimator_ : object
         The model explained.
     model_ : DifferentiableModel
@@ -94,10 +114,10 @@ class PGDGenerator(BaseGenerator):
     >>> X = StandardScaler().fit_transform(X)
     >>> clf = LogisticRegression().fit(X, y)
     >>> gen = PGDGenerator(clf, random_state=0).fit(X)
-    >>> cf = gen.explain(X[:20])  # two rows lie farther than eps_ from the boundary
+    >>> cf = gen.explain(X[:20])
     >>> cf.validity
-    0.9
-    >>> bool((cf.l2 <= gen.eps_ + 1e-6).all())
+    1.0
+    >>> bool((cf.l2 <= gen.max_eps_ + 1e-6).all())
     True
     """
 
@@ -106,6 +126,11 @@ class PGDGenerator(BaseGenerator):
         "norm": [StrOptions({"l2", "linf"})],
         "eps": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
         "min_eps": ["boolean"],
+        "max_eps": [
+            StrOptions({"auto"}),
+            Interval(Real, 0, None, closed="neither"),
+            None,
+        ],
         "n_radii": [Interval(Integral, 1, None, closed="left")],
         "steps": [Interval(Integral, 1, None, closed="left")],
         "step_size": [Interval(Real, 0, None, closed="neither"), None],
@@ -121,6 +146,7 @@ class PGDGenerator(BaseGenerator):
         norm="l2",
         eps="auto",
         min_eps=True,
+        max_eps="auto",
         n_radii=10,
         steps=50,
         step_size=None,
@@ -143,6 +169,7 @@ class PGDGenerator(BaseGenerator):
         self.norm = norm
         self.eps = eps
         self.min_eps = min_eps
+        self.max_eps = max_eps
         self.n_radii = n_radii
         self.steps = steps
         self.step_size = step_size
@@ -167,6 +194,17 @@ class PGDGenerator(BaseGenerator):
             self.eps_ = eps if eps > 0 else 1.0
         else:
             self.eps_ = float(self.eps)
+        k = self._n_radii()
+        self.max_eps_ = self.eps_ * k / self.n_radii if self.min_eps else self.eps_
+
+    def _n_radii(self):
+        """Radii searched: ``n_radii`` up to ``eps``, more up to ``max_eps``."""
+        if not self.min_eps:
+            return 1
+        if self.max_eps is None:
+            return self.n_radii
+        factor = _AUTO_MAX_EPS if self.max_eps == "auto" else self.max_eps / self.eps_
+        return max(self.n_radii, math.ceil(self.n_radii * factor - 1e-9))
 
     def _engine_config(self, scale):
         step = 2.0 / self.steps if self.step_size is None else self.step_size
@@ -174,9 +212,7 @@ class PGDGenerator(BaseGenerator):
             terms=[prediction_term(self.loss)],
             solver=ProjectedGradient(self.norm, step_scale=step),
             search=RadiusSearch(
-                self.eps_,
-                self.n_radii if self.min_eps else 1,
-                random_start=self.random_start,
+                self.max_eps_, self._n_radii(), random_start=self.random_start
             ),
             max_iter=self.steps,
             early_stop=True,

@@ -28,6 +28,15 @@ class WachterGenerator(BaseGenerator):
     found a counterfactual try a smaller weight (cheaper), the others a ten-fold
     larger one; the cheapest valid counterfactual over all rounds is returned.
 
+    One-hot groups and integer features are searched in their relaxation (the
+    simplex, the reals) but judged snapped (largest option, rounded). With
+    ``straight_through=True`` the gradient is taken at the snapped point and
+    applied to the relaxed iterate (straight-through estimator), so the search
+    sees what is judged. Gradients at the relaxed point (``False``) can stall
+    on fractional one-hots the model finds convincing while the snapped row is
+    unchanged: on German credit with its one-hot groups, 13 of 300 rows found
+    no counterfactual at any ``lam`` that way (none with straight-through).
+
     Parameters
     ----------
     %(estimator)s
@@ -60,6 +69,11 @@ class WachterGenerator(BaseGenerator):
 
     max_iter : int, default=100
         Iterations per search round.
+
+    straight_through : bool, default=True
+        Take gradients at the snapped point (one-hot groups, integer features);
+        False takes them at the relaxed point and snaps only to judge validity
+        (Wachter's objective on the relaxation, as skcf did before).
 
     %(actionability)s
 
@@ -119,6 +133,7 @@ class WachterGenerator(BaseGenerator):
         "optimizer": [StrOptions({"adam", "sgd"})],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "max_iter": max_iter_constraint,
+        "straight_through": ["boolean"],
     }
 
     def __init__(
@@ -135,6 +150,7 @@ class WachterGenerator(BaseGenerator):
         optimizer="adam",
         lr=0.05,
         max_iter=100,
+        straight_through=True,
         immutable=None,
         increase_only=None,
         decrease_only=None,
@@ -158,6 +174,7 @@ class WachterGenerator(BaseGenerator):
         self.optimizer = optimizer
         self.lr = lr
         self.max_iter = max_iter
+        self.straight_through = straight_through
         self.immutable = immutable
         self.increase_only = increase_only
         self.decrease_only = decrease_only
@@ -173,7 +190,15 @@ class WachterGenerator(BaseGenerator):
     def _engine_config(self, scale):
         w = feature_weights(self.feature_weights, scale, self.n_features_in_)
         dist = L1Distance(1.0, w) if self.distance == "l1" else L2Distance(1.0, w)
-        solver = Adam(self.lr) if self.optimizer == "adam" else SGD(self.lr)
+        snap = None
+        if self.straight_through:
+            cons = self._engine_constraints(scale.device, scale.dtype)
+            snap = cons.snap if cons.needs_snapping else None
+        solver = (
+            Adam(self.lr, snap=snap)
+            if self.optimizer == "adam"
+            else SGD(self.lr, snap=snap)
+        )
         return dict(
             terms=[prediction_term(self.loss, self.confidence), dist],
             solver=solver,

@@ -38,18 +38,23 @@ def _resolve_device(
 
 
 class _Affine(nn.Module):
-    """``z = x * scale + offset`` (a fitted sklearn scaler, differentiable)."""
+    """``z = x * scale + offset`` (a fitted sklearn scaler, differentiable).
+
+    The parameters stay in float64 and the map is computed in float64 (then
+    cast back to ``x``'s dtype): money or timestamps whose offset is large
+    against their spread lose no more than ``x`` itself carries.
+    """
 
     scale: Tensor
     offset: Tensor
 
     def __init__(self, scale: np.ndarray, offset: np.ndarray) -> None:
         super().__init__()
-        self.register_buffer("scale", torch.as_tensor(scale, dtype=torch.float32))
-        self.register_buffer("offset", torch.as_tensor(offset, dtype=torch.float32))
+        self.register_buffer("scale", torch.as_tensor(scale, dtype=torch.float64))
+        self.register_buffer("offset", torch.as_tensor(offset, dtype=torch.float64))
 
     def forward(self, x: Tensor) -> Tensor:
-        return x * self.scale + self.offset
+        return (x.to(torch.float64) * self.scale + self.offset).to(x.dtype)
 
 
 def _scaler_as_affine(step: Any) -> _Affine:
@@ -175,8 +180,8 @@ class DifferentiableModel:
     def predict_proba(self, X: np.ndarray, batch_size: int = 65536) -> np.ndarray:
         """Class probabilities for a numpy array (chunked, on ``device``)."""
         X = np.asarray(X)
-        if not X.flags.writeable:  # torch refuses to view read-only memory
-            X = X.copy()
+        if not X.flags.writeable or any(st < 0 for st in X.strides):
+            X = X.copy()  # torch views neither read-only memory nor negative strides
         out: list[np.ndarray] = []
         with torch.inference_mode():  # no graph: up to 4x faster on wide batches
             for s in range(0, len(X), batch_size):

@@ -1179,6 +1179,11 @@ class TabularSpace:
                 -np.inf if lo is None else float(lo),
                 np.inf if hi is None else float(hi),
             )
+            if np.isnan(box[j]).any():
+                raise ConstraintError(
+                    f"bounds[{key!r}] = {value!r} holds NaN; use None (or -inf / "
+                    "inf) for a side without a bound."
+                )
         return box
 
     def violations(self, X: Any, X_cf: Any, rules: dict) -> np.ndarray:

@@ -45,10 +45,17 @@ def test_hand_counts(constrained):
     assert constraint_violations(X, X_cf, generator=constrained, reduce="sum") == 6
 
 
-def test_tolerance(constrained):
+def test_no_tolerance_grows_with_the_value(constrained):
+    # immutable is exact, however small the change (issue 11 item 2) ...
     X = np.zeros((1, 4))
     tiny = np.array([[1e-9, 0.0, 0.0, 0.0]])
-    assert_array_equal(constraint_violations(X, tiny, generator=constrained), [0])
+    assert_array_equal(constraint_violations(X, tiny, generator=constrained), [1])
+    # ... and far from zero a breach is not forgiven in proportion to |x|
+    X = np.array([[1e5, 1e5, 0.0, 0.0]])
+    X_cf = X + [[0.0, -0.9, 0.0, 0.0]]  # increase_only feature 1 goes down
+    assert_array_equal(constraint_violations(X, X_cf, generator=constrained), [1])
+    X_cf = X + [[0.5, 0.0, 0.0, 0.0]]  # immutable feature 0 moves
+    assert_array_equal(constraint_violations(X, X_cf, generator=constrained), [1])
 
 
 def test_explained_rows_break_nothing(constrained, data):
