@@ -6,6 +6,8 @@ import matplotlib, and loads torch only when a subpackage that needs it is used)
 
 import importlib
 
+from ._config import config_context, get_config, set_config
+
 __version__ = "0.1.0.dev0"
 
 _SUBMODULES = [
@@ -22,7 +24,14 @@ _SUBMODULES = [
     "utils",
 ]
 
-__all__ = [*_SUBMODULES, "show_versions", "__version__"]
+__all__ = [
+    *_SUBMODULES,
+    "config_context",
+    "get_config",
+    "set_config",
+    "show_versions",
+    "__version__",
+]
 
 
 def __getattr__(name):

@@ -20,6 +20,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ._engine import Constraints, inward_bounds, solve
+from ._engine._threads import engine_threads, model_cost
 from .exceptions import ConstraintError, CounterfactualWarning
 from .models import as_differentiable, as_model
 from .models._adapters import BlackBoxModel, _is_fitted, _is_skorch
@@ -40,6 +41,7 @@ from .utils._sklearn_compat import (
     _wrap_data_with_container,
     validate_data,
 )
+from .utils._stack import user_stacklevel
 
 __all__ = ["BaseGenerator", "CounterfactualSet", "is_generator"]
 
@@ -759,6 +761,13 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         cf : CounterfactualSet
         """
         check_is_fitted(self)
+        n = _num_rows(X)
+        rows = min(n, int(getattr(self, "batch_size", None) or n or 1))
+        d = len(self.scale_)
+        with engine_threads(rows * model_cost(self.model_, d)):
+            return self._explain(X, target)
+
+    def _explain(self, X, target):
         space = self.space_
         X_in = X
         if space is None:
@@ -821,7 +830,7 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
                 "explain(X).valid. Try a longer search (max_iter, steps, "
                 f"max_layers...), looser constraints or another target.{why}",
                 CounterfactualWarning,
-                stacklevel=2,
+                stacklevel=user_stacklevel(),
             )
         if self.verbose:
             print(f"[{type(self).__name__}] {n - n_bad}/{n} valid in {elapsed:.2f}s")
@@ -848,9 +857,12 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         The last step before the rows are judged (:meth:`Constraints.exact`):
         the engine may run in a lower precision than the data (a float32
         network on float64 rows), so a value it left on a bound or an integer
-        can come back a rounding error off it. Only rows that moved are
-        touched (a factual returned as is stays bit-equal); chunked by
-        ``batch_size`` rows.
+        can come back a rounding error off it. Only such rounding errors are
+        repaired (a move of a few units in the last place of the engine's
+        dtype); a value further off is left as it is and judged, so a real
+        breach is reported, never hidden. Only rows that moved are touched (a
+        factual returned as is stays bit-equal); chunked by ``batch_size``
+        rows.
         """
         Z_cf = np.asarray(Z_cf).astype(Z.dtype, copy=False)
         if not Z_cf.flags.writeable or not Z_cf.flags.c_contiguous:
@@ -859,14 +871,23 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             return Z_cf
         cons = self._engine_constraints("cpu", torch.from_numpy(Z[:0]).dtype)
         step = max(int(getattr(self, "batch_size", None) or 0), 4096)
+        # the float error the engine can leave: a few units in the last place
+        # of the lower of the engine's and the data's precision
+        engine = getattr(self.model_, "dtype", torch.float64)
+        eps = 16 * max(torch.finfo(engine).eps, np.finfo(Z.dtype).eps)
+        tiny = np.finfo(Z.dtype).tiny
         for s in range(0, len(Z), step):
             z0, z = Z[s : s + step], Z_cf[s : s + step]
             moved = np.flatnonzero((z != z0).any(axis=1))
             if moved.size:
-                z[moved] = cons.exact(
-                    torch.from_numpy(np.ascontiguousarray(z[moved])),
-                    torch.from_numpy(np.ascontiguousarray(z0[moved])),
+                a, a0 = z[moved], z0[moved]
+                fixed = cons.exact(
+                    torch.from_numpy(np.ascontiguousarray(a)),
+                    torch.from_numpy(np.ascontiguousarray(a0)),
                 ).numpy()
+                # repair rounding only: a real breach stays and is judged
+                ok = np.abs(fixed - a) <= eps * (np.abs(a) + np.abs(a0) + tiny)
+                z[moved] = np.where(ok, fixed, a)
         return Z_cf
 
     def _check_factual_groups(self, X):
@@ -1090,6 +1111,17 @@ def _expected_features(estimator, model):
             if isinstance(layer, (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)):
                 return None  # images: the width is not one layer's
     return None
+
+
+def _num_rows(X):
+    """Rows of an array-like without converting it (0 when unknown)."""
+    shape = getattr(X, "shape", None)
+    if shape is not None and len(shape):
+        return int(shape[0])
+    try:
+        return len(X)
+    except TypeError:
+        return 0
 
 
 def _labels(classes, idx, known):

@@ -13,6 +13,7 @@ from ._result import SearchResult
 from ._search import CSearch, RadiusSearch
 from ._solvers import Solver, StepContext
 from ._terms import L1Distance, Term, TermContext, _gather, _max_other
+from ._threads import engine_threads, model_cost
 
 Model = Callable[[Tensor], Tensor]
 
@@ -391,6 +392,7 @@ def solve(
         noise = noise * 2 - 1
     extra = extra or {}
     step = n if not batch_size else int(batch_size)
+    work = min(n, max(step, 1)) * model_cost(model, d)
     chunks = range(0, n, max(step, 1))
     if progress is not None:
         chunks = progress(chunks)
@@ -421,7 +423,10 @@ def solve(
             keep_last,
             within_linf,
         )
-        parts.append(_run_search(prob, search, None if noise is None else noise[sl]))
+        with engine_threads(work):
+            parts.append(
+                _run_search(prob, search, None if noise is None else noise[sl])
+            )
     return SearchResult.concat(parts)
 
 

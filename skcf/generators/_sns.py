@@ -274,13 +274,14 @@ class StableNeighborSearch(BaseGenerator):
 
     def _generate(self, X, y0, tgt, untargeted):
         X_cf, n_iter = self.generator_._generate(X, y0, tgt, untargeted)
-        X_cf = np.asarray(X_cf).astype(X.dtype, copy=True)
+        X_cf = self._exact(X, np.asarray(X_cf).astype(X.dtype, copy=True))
         n_iter = np.asarray(n_iter).copy()
         ok, cls = self._judge(X, X_cf, y0, tgt, untargeted)
         rows = np.flatnonzero(ok)
         if rows.size == 0:
             return X_cf, n_iter
         refined, found, extra_iter = self._refine(X_cf[rows], cls[rows], y0[rows])
+        refined = self._exact(X[rows], refined)  # judged as explain will
         ok2, cls2 = self._judge(X[rows], refined, y0[rows], tgt[rows], untargeted[rows])
         accept = found & ok2 & (cls2 == cls[rows])
         X_cf[rows[accept]] = refined[accept]

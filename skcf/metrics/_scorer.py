@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from numbers import Real
+
 import numpy as np
+from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import check_array
 
 from ..base import is_generator
 from ..utils._sklearn_compat import validate_params
 from ._constraints import constraint_violations
-from ._distance import proximity, sparsity
+from ._distance import proximity
 from ._plausibility import (
     _SPHERE_FRACTION,
     _mean_pairwise_distance,
@@ -42,6 +45,8 @@ _METRICS = (
     "score",
 )
 _HIGHER_IS_BETTER = ("validity", "score", "ynn", "connectedness")
+# metrics that charge a row without a valid counterfactual (``failure_cost``)
+_CHARGED = (*_DISTANCES, "sparsity", "redundancy", *_PLAUSIBILITY)
 
 # keyword options each named metric accepts, with their defaults
 _OPTIONS = {
@@ -87,6 +92,8 @@ _OPTIONS = {
     },
     "time": {},
 }
+for _m in _CHARGED:
+    _OPTIONS[_m]["failure_cost"] = "worst"
 _REDUCE = {"violations": ("mean", "sum")}
 # options without a usable default: the reference data
 _REQUIRED = {
@@ -121,6 +128,8 @@ def _check_options(metric, kwargs):
             "The 'valid_only' option of make_cf_scorer must be a bool. Got "
             f"{valid_only!r} instead."
         )
+    if "failure_cost" in kwargs:
+        _check_failure_cost(metric, kwargs["failure_cost"], valid_only)
     scale = kwargs.get("scale")
     if isinstance(scale, str) and scale != "mad":
         raise ValueError(
@@ -150,6 +159,30 @@ def _check_options(metric, kwargs):
     return {**allowed, **kwargs}
 
 
+def _check_failure_cost(metric, value, valid_only):
+    if valid_only:
+        raise ValueError(
+            f"make_cf_scorer(metric={metric!r}) got both valid_only=True, which "
+            "leaves rows without a valid counterfactual out, and failure_cost, "
+            "which charges them; pass one of the two."
+        )
+    if isinstance(value, str) and value == "worst":
+        return
+    top = 1.0 if metric in _HIGHER_IS_BETTER else np.inf
+    if (
+        not isinstance(value, Real)
+        or isinstance(value, (bool, np.bool_))
+        or not 0.0 <= value <= top
+        or not np.isfinite(value)
+    ):
+        span = "in [0, 1]" if top == 1.0 else ">= 0"
+        raise ValueError(
+            f"The 'failure_cost' option of make_cf_scorer(metric={metric!r}) must "
+            f"be 'worst' or a finite number {span}: the value a row without a "
+            f"valid counterfactual counts as. Got {value!r} instead."
+        )
+
+
 def _is_raw_frame(X):
     """A DataFrame with non-numeric columns (the raw-data road)."""
     dtypes = getattr(X, "dtypes", None)
@@ -177,6 +210,111 @@ def _short(value):
     if isinstance(value, (list, tuple)) and len(value) > 6:
         return f"<{type(value).__name__} of length {len(value)}>"
     return repr(value)
+
+
+def _reduce_rows(values, reduce, skip_nan=False):
+    """``values`` reduced to one number (``nan`` when there is none)."""
+    values = np.asarray(values, dtype=np.float64)
+    if skip_nan:
+        values = values[~np.isnan(values)]
+    if not values.size:
+        return float("nan")
+    return float(np.mean(values) if reduce == "mean" else np.median(values))
+
+
+def _search_box(generator, Z, seen):
+    """``(lower, upper, mutable, increase_only, decrease_only)`` of the search.
+
+    The generator's fitted constraints (``constraints_``); a side without a
+    bound falls back to the range of the rows in ``seen``.
+    """
+    d = Z.shape[1]
+    fitted = getattr(generator, "constraints_", None)
+    fitted = fitted if isinstance(fitted, dict) else {}
+
+    def get(key, default, dtype):
+        value = fitted.get(key)
+        if value is None or np.shape(value) != (d,):
+            return np.full(d, default, dtype=dtype)
+        return np.asarray(value, dtype=dtype)
+
+    lower = get("lower", -np.inf, np.float64)
+    upper = get("upper", np.inf, np.float64)
+    rows = np.vstack([np.asarray(s, dtype=np.float64) for s in seen])
+    lower = np.where(np.isfinite(lower), lower, rows.min(axis=0))
+    upper = np.where(np.isfinite(upper), upper, rows.max(axis=0))
+    return (
+        lower,
+        upper,
+        get("mutable", True, bool),
+        get("increase_only", False, bool),
+        get("decrease_only", False, bool),
+    )
+
+
+def _room(Z, lower, upper, mutable, increase_only, decrease_only):
+    """Largest change of each coordinate of each row that the constraints allow."""
+    up = np.where(decrease_only, 0.0, np.maximum(upper - Z, 0.0))
+    down = np.where(increase_only, 0.0, np.maximum(Z - lower, 0.0))
+    return np.where(mutable, np.maximum(up, down), 0.0)
+
+
+def _column_room(space, X, failed, room):
+    """``room`` per original column in the raw road's cost units.
+
+    A numeric column: its coordinate's room in original units; a linked
+    numeric column: the farthest of the values its driver's categories give
+    it; a categorical or ordinal column: 1 if it may change at all.
+    """
+    out = np.zeros((room.shape[0], len(space.columns)))
+    for j, info in enumerate(space.columns):
+        s = np.asarray(info.search, dtype=np.intp)
+        if info.kind == "numeric" and s.size:
+            out[:, j] = abs(info.scale) * room[:, s].max(axis=1)
+        elif info.kind in ("categorical", "ordinal") and s.size:
+            out[:, j] = (room[:, s] > 0).any(axis=1)
+        elif info.kind == "numeric" and info.link is not None:
+            driver = np.asarray(space.columns[info.link].search, dtype=np.intp)
+            values = np.asarray(info.link_values, dtype=np.float64)
+            values = values[np.isfinite(values)]
+            if not (driver.size and values.size):
+                continue
+            import pandas as pd
+
+            col = X.iloc[:, j] if hasattr(X, "iloc") else np.asarray(X)[:, j]
+            x = pd.to_numeric(pd.Series(np.asarray(col)), errors="coerce")
+            x = x.to_numpy(dtype=np.float64, na_value=np.nan)[failed]
+            far = np.maximum(np.abs(values.max() - x), np.abs(x - values.min()))
+            far = np.where(np.isnan(far), np.ptp(values), far)
+            out[:, j] = np.where((room[:, driver] > 0).any(axis=1), far, 0.0)
+    return out
+
+
+def _plausibility_bound(metric, X_ref, y_ref, lower, upper, n_neighbors):
+    """An upper bound of lof / knn / sphere distance over the box.
+
+    Every distance from a point of the box ``[lower, upper]`` to a reference
+    row is at most ``D``, that row's distance to its farthest box corner, so
+    a kNN or sphere distance is at most ``max D``. The LOF of a point is at
+    most ``max lrd(o) * max(D, k-distance(o))`` over the reference rows ``o``
+    (its reachability distances are at most that).
+    """
+    labels = [None] if y_ref is None else np.unique(np.asarray(y_ref))
+    bound = 0.0
+    for label in labels:
+        R = X_ref if label is None else X_ref[np.asarray(y_ref) == label]
+        if not len(R):
+            continue
+        far = np.maximum(np.abs(R - lower), np.abs(upper - R))
+        value = float(np.sqrt((far**2).sum(axis=1)).max())
+        if metric == "lof" and len(R) >= 2:
+            k = min(n_neighbors, len(R) - 1)
+            dist, idx = NearestNeighbors(n_neighbors=k).fit(R).kneighbors()
+            kdist = dist[:, -1]
+            lrd = 1.0 / (np.maximum(dist, kdist[idx]).mean(axis=1) + 1e-10)
+            value = float(lrd.max() * (max(value, kdist.max()) + 1e-10))
+        bound = max(bound, value)
+    return bound
 
 
 class _CFScorer:
@@ -222,106 +360,181 @@ class _CFScorer:
     def _compute(self, generator, cf):
         if callable(self.metric):
             return self.metric(cf, **self._options)
-        opts = dict(self._options)
-        if self.metric == "validity":
+        metric, opts = self.metric, dict(self._options)
+        if metric == "validity":
             return cf.validity
-        valid = cf.valid if opts.pop("valid_only", False) else None
-        space = getattr(cf, "space", None)
-        if space is not None:
-            return self._compute_raw(generator, cf, space, valid, opts)
-        if self.metric in _DISTANCES:
-            if isinstance(opts["scale"], str):  # "mad"
-                opts["scale"] = generator.scale_
-            return proximity(cf.X, cf.X_cf, norm=self.metric, valid=valid, **opts)
-        if self.metric == "sparsity":
-            return sparsity(cf.X, cf.X_cf, valid=valid, **opts)
-        if self.metric == "redundancy":
-            return redundancy(generator, cf.X, cf.X_cf, valid=valid, **opts)
-        if self.metric == "violations":
-            X, X_cf = (
-                (cf.X, cf.X_cf) if valid is None else (cf.X[valid], cf.X_cf[valid])
-            )
-            return constraint_violations(X, X_cf, generator=generator, **opts)
-        if self.metric == "time":
+        if metric == "time":
             return time_per_counterfactual(cf)
-        return self._compute_plausibility(generator, cf, cf.X, cf.X_cf, valid, opts)
-
-    def _compute_plausibility(self, generator, cf, X, X_cf, valid, opts):
-        """lof, knn/sphere distance, ynn, connectedness of ``X_cf``."""
-        X_ref = opts.pop("X_ref")
-        if self.metric == "ynn":
-            return ynn_score(generator, X_cf, X_ref, valid=valid, **opts)
-        if self.metric == "connectedness":
-            y_ref = opts.pop("y_ref")
-            return connectedness_score(
-                generator, X_cf, X_ref, y_ref, valid=valid, **opts
-            )
-        # lof, knn_distance, sphere_distance: same-class lookups use the labels
-        # explain predicted for the counterfactuals
-        y_ref = opts.pop("y_ref")
-        y_cf = None if y_ref is None else cf.y_cf_pred
-        kw = {"y_cf": y_cf, "y_ref": y_ref, "valid": valid, **opts}
-        if self.metric == "lof":
-            return lof_distance(X_cf, X_ref, **kw)
-        if self.metric == "knn_distance":
-            return knn_manifold_distance(X_cf, X_ref, **kw)
-        if kw["radius"] is None:  # O(n_ref^2): once per scorer, not per call
-            if "radius" not in self._cache:
-                X_ref_checked = check_array(X_ref, dtype=np.float64)
-                if X_ref_checked.shape[0] >= 2:
-                    self._cache["radius"] = _SPHERE_FRACTION * _mean_pairwise_distance(
-                        X_ref_checked
-                    )
-                else:
-                    self._cache["radius"] = None  # the metric raises a clear error
-            kw["radius"] = self._cache["radius"]
-        return sphere_manifold_distance(X_cf, X_ref, **kw)
-
-    def _compute_raw(self, generator, cf, space, valid, opts):
-        """The raw-data road: costs per original column, in original units.
-
-        Distances and sparsity count a changed category as 1 and numeric
-        changes in original units (``scale="mad"``: in MADs of the column);
-        violations are the ones ``explain`` judged on the returned rows;
-        redundancy reverts whole columns; plausibility compares search-space
-        rows (the reference rows are encoded by the generator's space).
-        """
-        metric = self.metric
-        delta = cf.delta
-        zero = np.zeros_like(delta)
-        if metric in _DISTANCES:
-            if isinstance(opts["scale"], str):  # "mad"
-                opts["scale"] = space.column_scale
-            return proximity(zero, delta, norm=metric, valid=valid, **opts)
-        if metric == "sparsity":
-            return sparsity(zero, delta, valid=valid, **opts)
+        valid_only = opts.pop("valid_only", False)
         if metric == "violations":
-            counts = cf.violations if valid is None else cf.violations[valid]
+            return self._violations(generator, cf, valid_only, opts)
+        failure_cost = opts.pop("failure_cost")
+        valid = np.asarray(cf.valid, dtype=bool)
+        failed = ~valid
+        if metric == "connectedness":  # a share of the rows, not a mean of rows
+            n_valid = int(valid.sum())
+            share = self._values(generator, cf, valid, opts) if n_valid else np.nan
+            if valid_only:
+                return share
+            if not len(cf):
+                return float("nan")
+            charge = 0.0 if failure_cost == "worst" else float(failure_cost)
+            total = (share * n_valid if n_valid else 0.0) + charge * failed.sum()
+            return total / len(cf)
+        reduce = opts.pop("reduce", "mean")
+        values = self._values(generator, cf, valid, opts)
+        if not valid_only:
+            rows = np.empty(len(cf))
+            rows[valid] = values
+            if failed.any():
+                rows[failed] = (
+                    self._worst(generator, cf, failed, opts)
+                    if failure_cost == "worst"
+                    else float(failure_cost)
+                )
+            values = rows
+        return _reduce_rows(values, reduce, skip_nan=metric == "sphere_distance")
+
+    def _violations(self, generator, cf, valid_only, opts):
+        """Broken constraints of the returned rows (a failure returns the factual)."""
+        keep = cf.valid if valid_only else np.ones(len(cf), dtype=bool)
+        if getattr(cf, "space", None) is not None:
+            counts = np.asarray(cf.violations)[keep]
             if opts["reduce"] == "sum":
                 return float(np.sum(counts))
             return float(np.mean(counts)) if len(counts) else float("nan")
-        if metric == "time":
-            return time_per_counterfactual(cf)
-        Z, Z_cf = cf.Z, cf.Z_cf
+        return constraint_violations(
+            cf.X[keep], cf.X_cf[keep], generator=generator, **opts
+        )
+
+    def _values(self, generator, cf, rows, opts):
+        """The metric on each row of the mask ``rows`` (a share for connectedness).
+
+        On the raw-data road distances and sparsity count a changed category
+        as 1 and numeric changes in original units (``scale="mad"``: in MADs
+        of the column); redundancy reverts whole columns; plausibility
+        compares search-space rows (the reference rows are encoded by the
+        generator's space).
+        """
+        metric, opts = self.metric, dict(opts)
+        if not rows.any() and metric != "connectedness":
+            return np.zeros(0)
+        space = getattr(cf, "space", None)
+        if metric in _DISTANCES or metric == "sparsity":
+            if space is None:
+                X, X_cf = cf.X, cf.X_cf
+            else:
+                X_cf = cf.delta
+                X = np.zeros_like(X_cf)
+            if metric == "sparsity":
+                return proximity(X, X_cf, norm="l0", valid=rows, reduce=None, **opts)
+            opts["scale"] = self._scale(generator, cf, opts["scale"])
+            return proximity(X, X_cf, norm=metric, valid=rows, reduce=None, **opts)
         if metric == "redundancy":
+            if space is None:
+                return redundancy(
+                    generator, cf.X, cf.X_cf, valid=rows, return_per_row=True, **opts
+                )
             from ._validity import _count_redundant
 
-            rows = np.ones(len(cf), dtype=bool) if valid is None else valid
             proba = generator.model_.predict_proba
-            keep = np.asarray(proba(Z_cf[rows])).argmax(axis=1)
-            counts = _count_redundant(
+            Z, Z_cf = cf.Z[rows], cf.Z_cf[rows]
+            keep = np.asarray(proba(Z_cf)).argmax(axis=1)
+            return _count_redundant(
                 proba,
-                Z[rows],
-                Z_cf[rows],
+                Z,
+                Z_cf,
                 keep,
                 np.zeros(len(keep), dtype=bool),
                 units=[c.search for c in space.columns if len(c.search)],
                 atol=opts["atol"],
                 batch_size=opts["batch_size"],
             )
-            return float(counts.mean()) if len(counts) else float("nan")
-        opts["X_ref"] = self._encoded_ref(space, opts["X_ref"])
-        return self._compute_plausibility(generator, cf, Z, Z_cf, valid, opts)
+        X_cf = cf.X_cf if space is None else cf.Z_cf
+        if space is not None:
+            opts["X_ref"] = self._encoded_ref(space, opts["X_ref"])
+        return self._plausibility(generator, cf, X_cf, rows, opts)
+
+    def _scale(self, generator, cf, scale):
+        if not isinstance(scale, str):  # None or an array
+            return scale
+        space = getattr(cf, "space", None)  # "mad"
+        return generator.scale_ if space is None else space.column_scale
+
+    def _plausibility(self, generator, cf, X_cf, rows, opts):
+        """lof, knn/sphere distance, ynn (per row) and connectedness (a share)."""
+        X_ref = opts.pop("X_ref")
+        if self.metric == "ynn":
+            return ynn_score(generator, X_cf, X_ref, valid=rows, reduce=None, **opts)
+        if self.metric == "connectedness":
+            y_ref = opts.pop("y_ref")
+            return connectedness_score(
+                generator, X_cf, X_ref, y_ref, valid=rows, **opts
+            )
+        # lof, knn_distance, sphere_distance: same-class lookups use the labels
+        # explain predicted for the counterfactuals
+        y_ref = opts.pop("y_ref")
+        y_cf = None if y_ref is None else cf.y_cf_pred
+        kw = {"y_cf": y_cf, "y_ref": y_ref, "valid": rows, "reduce": None, **opts}
+        if self.metric == "lof":
+            return lof_distance(X_cf, X_ref, **kw)
+        if self.metric == "knn_distance":
+            return knn_manifold_distance(X_cf, X_ref, **kw)
+        if kw["radius"] is None:
+            kw["radius"] = self._default_radius(X_ref)
+        return sphere_manifold_distance(X_cf, X_ref, **kw)
+
+    def _default_radius(self, X_ref):
+        """O(n_ref^2): once per scorer, not per call."""
+        if "radius" not in self._cache:
+            X_ref_checked = check_array(X_ref, dtype=np.float64)
+            if X_ref_checked.shape[0] >= 2:
+                self._cache["radius"] = _SPHERE_FRACTION * _mean_pairwise_distance(
+                    X_ref_checked
+                )
+            else:
+                self._cache["radius"] = None  # the metric raises a clear error
+        return self._cache["radius"]
+
+    def _worst(self, generator, cf, failed, opts):
+        """What each row of the mask ``failed`` is charged (``failure_cost="worst"``).
+
+        The worst value the metric can take on a counterfactual that the
+        generator's constraints admit for that row (an upper bound of it for
+        the plausibility metrics); see make_cf_scorer's Notes.
+        """
+        metric = self.metric
+        if metric in ("ynn", "connectedness"):
+            return np.zeros(int(failed.sum()))
+        space = getattr(cf, "space", None)
+        Z = np.asarray(cf.Z, dtype=np.float64)
+        Z_cf = np.asarray(cf.Z_cf, dtype=np.float64)
+        if metric in _PLAUSIBILITY:  # lof, knn_distance, sphere_distance
+            X_ref = opts["X_ref"]
+            if space is not None:
+                X_ref = self._encoded_ref(space, X_ref)
+            X_ref = check_array(X_ref, dtype=np.float64)
+            lower, upper, *_ = _search_box(generator, Z, [Z, Z_cf, X_ref])
+            # the points a counterfactual can reach: the box, and the factual
+            # value of a coordinate it may not move
+            lower = np.minimum(lower, Z.min(axis=0))
+            upper = np.maximum(upper, Z.max(axis=0))
+            bound = _plausibility_bound(
+                metric, X_ref, opts["y_ref"], lower, upper, opts.get("n_neighbors")
+            )
+            return np.full(int(failed.sum()), bound)
+        box = _search_box(generator, Z, [Z, Z_cf])
+        room = _room(Z[failed], *box)  # largest move of each search coordinate
+        if space is None:
+            worst = room
+        else:
+            worst = _column_room(space, cf.X, failed, room)
+        if metric in ("l0", "sparsity", "redundancy"):
+            return (worst > opts["atol"]).sum(axis=1).astype(np.float64)
+        scale = self._scale(generator, cf, opts["scale"])
+        return proximity(
+            np.zeros_like(worst), worst, norm=metric, scale=scale, reduce=None
+        )
 
     def _encoded_ref(self, space, X_ref):
         key = ("X_ref", id(space))
@@ -362,7 +575,9 @@ def make_cf_scorer(metric="validity", *, greater_is_better=None, **kwargs):
 
         - ``"validity"``: fraction of valid rows (:func:`validity_score`).
         - ``"l0"``, ``"l1"``, ``"l2"``, ``"linf"``: mean distance
-          (:func:`proximity`).
+          (:func:`proximity`); rows without a valid counterfactual are
+          charged ``failure_cost``, as for every metric below but
+          ``violations`` and ``time``.
         - ``"sparsity"``: mean number of changed features (:func:`sparsity`).
         - ``"redundancy"``: mean number of unnecessary changes
           (:func:`redundancy`).
@@ -398,6 +613,12 @@ def make_cf_scorer(metric="validity", *, greater_is_better=None, **kwargs):
         ``atol`` (``l0``, ``sparsity``, ``redundancy``) and ``batch_size``
         (``redundancy``). A callable metric receives all of them.
 
+        ``failure_cost`` (every metric but ``validity``, ``score``,
+        ``violations`` and ``time``): what a row without a valid
+        counterfactual counts as, ``"worst"`` (default, see Notes) or a
+        number (in [0, 1] for ``ynn`` and ``connectedness``). Not with
+        ``valid_only=True``, which leaves those rows out.
+
         The plausibility metrics compare counterfactuals with reference rows,
         given here once: ``X_ref`` (required for ``lof``, ``knn_distance``,
         ``sphere_distance``, ``ynn`` and ``connectedness``) and ``y_ref``
@@ -417,11 +638,42 @@ def make_cf_scorer(metric="validity", *, greater_is_better=None, **kwargs):
 
     Notes
     -----
-    Generators return a row unchanged when they find no valid counterfactual,
-    so a distance-only score rewards giving up. Score distances together with
-    ``"validity"`` in a scoring dict (and ``refit`` on one of them), use
-    ``valid_only=True``, or use ``"score"``, which discounts validity by cost.
-    With ``valid_only=True`` and no valid row the score is ``nan``.
+    Generators return a row unchanged when they find no valid counterfactual.
+    Measured as it is, such a row would cost nothing and look perfectly
+    plausible, so giving up would win every search. With
+    ``failure_cost="worst"`` (the default) a failed row is instead charged the
+    worst value the metric can take on any counterfactual that the
+    generator's constraints admit for that row:
+
+    - ``l0``, ``sparsity``, ``redundancy``: the number of features (original
+      columns on the raw-data road) the constraints let change;
+    - ``l1``, ``l2``, ``linf``: the norm (in the scorer's ``scale``) of the
+      farthest move the constraints allow: each mutable feature to the
+      farther of its bounds (only upwards for ``increase_only``, downwards
+      for ``decrease_only``), immutable features unchanged; on the raw-data
+      road a numeric column to the farther bound in original units and a
+      categorical column that may change 1;
+    - ``lof``, ``knn_distance``, ``sphere_distance``: an upper bound of the
+      metric over the box of the bounds (the largest distance from a point of
+      the box to a reference row, and for ``lof`` that distance times the
+      largest local reachability density of the reference rows);
+    - ``ynn``, ``connectedness``: 0.
+
+    The bounds are the generator's fitted ones (``bounds="infer"``, the
+    default of every generator, spans the training data); a side without a
+    bound falls back to the range of the scored rows and counterfactuals.
+    Within those bounds no valid counterfactual can cost more than a
+    failure, so a generator that finds none never outscores one that finds
+    some. The charge is deliberately large: a failure is as bad as the most
+    expensive recourse possible. To report the mean cost of the found
+    counterfactuals instead (CARLA), pass ``valid_only=True`` and score
+    ``"validity"`` next to it in a scoring dict; with ``valid_only=True`` and
+    no valid row the score is ``nan``. ``violations`` and ``time`` describe
+    the returned rows and the call, and charge nothing; ``"score"`` discounts
+    validity by cost on its own.
+
+    The :class:`~skcf.exceptions.CounterfactualWarning` of ``explain`` is
+    re-issued at the caller's line (the ``GridSearchCV(...).fit`` call, say).
 
     To search a generator over a model that is already fitted, wrap the model
     in ``sklearn.frozen.FrozenEstimator``: ``GridSearchCV`` clones the
@@ -456,9 +708,13 @@ def make_cf_scorer(metric="validity", *, greater_is_better=None, **kwargs):
     >>> search.best_params_
     {'lam': 1.0}
 
-    A weak ``lam`` finds no counterfactual here, which costs nothing:
+    A weak ``lam`` finds fewer counterfactuals here; its failures are charged
+    the worst admissible cost, so it also loses on cost:
 
-    >>> bool(search.cv_results_["mean_test_l1"][0] == 0.0)
+    >>> res = search.cv_results_
+    >>> bool(res["mean_test_validity"][0] < res["mean_test_validity"][1])
+    True
+    >>> bool(res["mean_test_l1"][0] < res["mean_test_l1"][1])
     True
 
     Plausibility metrics need the reference (training) rows:

@@ -33,6 +33,13 @@ class AdversarialTrainingClassifier(BaseTrainingClassifier):
     perturbed, one-directional ones move only their way, everything stays in
     ``bounds`` (``"infer"`` learns seed 002's box from the training data).
 
+    A divergence guard watches every step (see ``on_divergence``): a
+    non-finite loss, a loss or weight grown ``divergence_factor``-fold (an
+    ``lr`` too large blows weights up within a few steps) or a network whose
+    outputs no longer depend on its inputs restores the last healthy weights
+    and raises a :class:`~skcf.training.TrainingDivergedError` naming the
+    settings to change, or warns and stops.
+
     Everything else is skorch's ``NeuralNetClassifier`` (``module``,
     ``max_epochs``, ``lr``, callbacks, ``module__...`` parameters), except that
     the criterion defaults to ``CrossEntropyLoss`` (the module returns logits),
@@ -67,6 +74,20 @@ class AdversarialTrainingClassifier(BaseTrainingClassifier):
         Integer features, rounded.
     max_grad_norm : float, default=None
         Clip the gradient norm of the parameters before each optimiser step.
+    on_divergence : {"raise", "warn"}, default="raise"
+        What the divergence guard does once training diverges (a non-finite
+        or exploding loss or weight, a loss below the objective's lower bound,
+        or a dead network whose outputs no longer depend on its inputs): it
+        restores the last healthy weights, then raises
+        :class:`~skcf.training.TrainingDivergedError` naming the settings to
+        change, or issues :class:`~skcf.training.TrainingDivergedWarning` and
+        stops training.
+    divergence_factor : float > 1 or None, default=1000.0
+        Growth that counts as exploding: a batch loss
+        ``|L| > divergence_factor · max(1, |L| of the first batch)`` or a
+        weight ``|w| > divergence_factor · max(1, max |w| at the start)``.
+        None turns these two checks off (non-finite values, the lower bound
+        and dead networks are still caught).
     random_state : int, RandomState instance or None, default=None
         Seeds the choice of perturbed rows and the random starts (module
         initialisation and batch shuffling use torch's global generator, as
@@ -85,6 +106,16 @@ class AdversarialTrainingClassifier(BaseTrainingClassifier):
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Defined when ``X`` has string column names.
+    diverged_ : bool
+        Whether the last ``fit`` / ``partial_fit`` call diverged; the weights
+        are then those after epoch ``divergence_["restored_epoch"]`` (0: from
+        before training).
+    divergence_ : dict or None
+        ``{"reason", "epoch", "restored_epoch"}`` of that divergence, None
+        without one. ``"reason"`` is one of ``"non-finite loss"``,
+        ``"non-finite weights"``, ``"loss below its lower bound"``,
+        ``"exploding loss"``, ``"exploding weights"``, ``"dead network"``;
+        the history row of ``"epoch"`` has ``"diverged": reason``.
 
     See Also
     --------
@@ -143,6 +174,8 @@ class AdversarialTrainingClassifier(BaseTrainingClassifier):
         categorical=None,
         integer=None,
         max_grad_norm=None,
+        on_divergence="raise",
+        divergence_factor=1000.0,
         random_state=None,
         **kwargs,
     ):
@@ -157,6 +190,8 @@ class AdversarialTrainingClassifier(BaseTrainingClassifier):
             categorical=categorical,
             integer=integer,
             max_grad_norm=max_grad_norm,
+            on_divergence=on_divergence,
+            divergence_factor=divergence_factor,
             random_state=random_state,
             **kwargs,
         )

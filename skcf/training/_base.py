@@ -4,12 +4,14 @@ A training net holds an skcf gradient generator, fitted once on the training
 data (bounds, feature scales, actionability) in ``fit``. Every batch, the
 generator's engine configuration runs against the *current* module, in eval
 mode and with its parameters frozen, through ``BaseGenerator._search``; the net
-then trains on what it returns. The training loop itself is skorch's.
+then trains on what it returns. The training loop itself is skorch's, watched
+by the divergence guard of ``_guard.py``.
 """
 
 from __future__ import annotations
 
 import inspect
+import warnings
 from contextlib import contextmanager
 from numbers import Real
 
@@ -26,9 +28,11 @@ from skorch.dataset import unpack_data
 from ..models import DifferentiableModel
 from ..utils._sklearn_compat import (
     Interval,
+    StrOptions,
     validate_data,
     validate_parameter_constraints,
 )
+from ._guard import TrainingDivergedError, TrainingDivergedWarning, _Guard
 
 _ACTIONABILITY = (
     "immutable",
@@ -40,14 +44,21 @@ _ACTIONABILITY = (
 )
 
 
+def _fmt(value):
+    """A parameter value for a message (``1.0`` -> ``1``, ``0.001`` -> ``0.001``)."""
+    return f"{value:g}" if isinstance(value, Real) else repr(value)
+
+
 class BaseTrainingClassifier(NeuralNetClassifier):
     """Base class of the skcf training nets (not for direct use).
 
     Adds to skorch's ``NeuralNetClassifier``: sklearn-style input validation
     (float arrays or DataFrames, any hashable class labels), actionability
     parameters shared with the generators, a fitted inner generator
-    (``generator_``), gradient-norm clipping and a finite-loss guard.
-    Subclasses implement ``_build_generator()`` and ``_train_loss(Xi, yi)``.
+    (``generator_``), gradient-norm clipping and a divergence guard
+    (``on_divergence``, ``divergence_factor``; see ``_guard.py``).
+    Subclasses implement ``_build_generator()`` and ``_train_loss(Xi, yi)``,
+    and may refine ``_loss_lower_bound()`` and ``_divergence_advice(reason)``.
     """
 
     def __init__(
@@ -62,6 +73,8 @@ class BaseTrainingClassifier(NeuralNetClassifier):
         categorical=None,
         integer=None,
         max_grad_norm=None,
+        on_divergence="raise",
+        divergence_factor=1000.0,
         random_state=None,
         **kwargs,
     ):
@@ -73,6 +86,8 @@ class BaseTrainingClassifier(NeuralNetClassifier):
         self.categorical = categorical
         self.integer = integer
         self.max_grad_norm = max_grad_norm
+        self.on_divergence = on_divergence
+        self.divergence_factor = divergence_factor
         self.random_state = random_state
 
     # ------------------------------------------------------------- data
@@ -85,6 +100,8 @@ class BaseTrainingClassifier(NeuralNetClassifier):
     #: checked in ``fit`` (skorch's own parameters are skorch's business)
     _parameter_constraints: dict = {
         "max_grad_norm": [Interval(Real, 0, None, closed="neither"), None],
+        "on_divergence": [StrOptions({"raise", "warn"})],
+        "divergence_factor": [Interval(Real, 1, None, closed="neither"), None],
     }
 
     def _check_params(self):
@@ -169,7 +186,12 @@ class BaseTrainingClassifier(NeuralNetClassifier):
                 self.initialize()
             if first:
                 self._fit_generator(X, y_enc)
-            return super().partial_fit(X, y_enc, **fit_params)
+            self.diverged_, self.divergence_ = False, None
+            self._guard_ = _Guard(self)
+            try:
+                return super().partial_fit(X, y_enc, **fit_params)
+            finally:
+                del self._guard_
 
     @contextmanager
     def _seeded(self):
@@ -320,19 +342,119 @@ class BaseTrainingClassifier(NeuralNetClassifier):
         Xi = torch.as_tensor(Xi, device=self.device)
         yi = torch.as_tensor(yi, device=self.device)
         loss, y_pred = self._train_loss(Xi, yi, **fit_params)
+        guard = self.__dict__.get("_guard_")
+        if guard is not None:
+            guard.observe(Xi, self._logits(y_pred))
         if not torch.isfinite(loss):
-            raise FloatingPointError(
-                f"{type(self).__name__}: the training loss became {loss.item()} "
-                f"at epoch {len(self.history)}; lower lr, set max_grad_norm, or "
-                "lower the auxiliary loss weights (lambda_div / lambda_adv) or "
-                "raise lambda_energy_reg."
-            )
+            if guard is None:  # a step outside fit / partial_fit
+                raise TrainingDivergedError(
+                    f"{type(self).__name__}: the training loss became "
+                    f"{loss.item()}; {self._divergence_advice('non-finite loss')}."
+                )
+            self._diverge(*guard.check_loss(loss), loss=loss.item())
         loss.backward()
         if self.max_grad_norm is not None:
             torch.nn.utils.clip_grad_norm_(
                 self.module_.parameters(), float(self.max_grad_norm)
             )
         return {"loss": loss, "y_pred": y_pred}
+
+    def train_step(self, batch, **fit_params):
+        """skorch's training step (backward, optimiser step), then the guard.
+
+        Parameters
+        ----------
+        batch : tuple
+            ``(X, y)`` from the data loader.
+        **fit_params : dict
+            Passed to the module's ``forward``.
+
+        Returns
+        -------
+        step : dict
+            ``{"loss": loss, "y_pred": y_pred}`` as in skorch.
+        """
+        step = super().train_step(batch, **fit_params)
+        guard = self.__dict__.get("_guard_")
+        if guard is not None:
+            loss = step["loss"].item()
+            found = guard.check_step(loss)
+            if found is not None:
+                self._diverge(*found, loss=loss)
+        return step
+
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        """skorch's epoch; after a training epoch, the guard's epoch check.
+
+        A healthy training epoch becomes the guard's last good state.
+        """
+        guard = self.__dict__.get("_guard_") if training else None
+        if guard is not None:
+            guard.start_epoch()
+        super().run_single_epoch(iterator, training, prefix, step_fn, **fit_params)
+        if guard is not None and iterator is not None:
+            found = guard.check_epoch()
+            if found is not None:
+                self._diverge(*found, at_epoch_end=True)
+
+    def _diverge(self, reason, detail, loss=None, at_epoch_end=False):
+        """Restore the last healthy state, record it, then raise or warn and stop.
+
+        The diverging batch's ``train_loss`` (skorch records it only after a
+        step returns) and ``"diverged": reason`` go into the history.
+        """
+        restored_epoch = self._guard_.restore()
+        epoch = len(self.history)
+        where = f"at the end of epoch {epoch}"
+        if not at_epoch_end:
+            batch = len(self.history[-1]["batches"]) if epoch else 0
+            where = f"at epoch {epoch}, batch {batch}"
+        self.diverged_ = True
+        self.divergence_ = {
+            "reason": reason,
+            "epoch": epoch,
+            "restored_epoch": restored_epoch,
+        }
+        if epoch:
+            if loss is not None and self.history[-1]["batches"]:
+                self.history.record_batch("train_loss", loss)
+            self.history.record("diverged", reason)
+        restored = (
+            "the weights from before training"
+            if restored_epoch == 0
+            else f"the weights of epoch {restored_epoch}"
+        )
+        msg = (
+            f"{type(self).__name__} diverged {where} ({reason}): {detail}. "
+            f"Restored {restored}. To train, {self._divergence_advice(reason)}."
+        )
+        if self.on_divergence == "raise":
+            raise TrainingDivergedError(
+                msg + " (on_divergence='warn' keeps the restored net and only warns.)"
+            )
+        warnings.warn(msg + " Training stopped.", TrainingDivergedWarning, stacklevel=2)
+        raise KeyboardInterrupt  # skorch's way to stop training (as EarlyStopping)
+
+    def _loss_lower_bound(self):
+        """The smallest value the training loss can take (-inf if unknown).
+
+        Cross-entropy (``CrossEntropyLoss``; ``NLLLoss`` on probabilities) is
+        non-negative.
+        """
+        known = (torch.nn.CrossEntropyLoss, torch.nn.NLLLoss)
+        return 0.0 if isinstance(self.criterion_, known) else -np.inf
+
+    def _divergence_advice(self, reason):
+        """Which settings to change, for the message of a divergence."""
+        lr = f"lower lr (now {_fmt(self.lr)})"
+        if self.max_grad_norm is None:
+            return f"{lr} or set max_grad_norm (now None; e.g. 1.0)"
+        return f"{lr} or max_grad_norm (now {_fmt(self.max_grad_norm)})"
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_guard_", None)  # only lives during fit
+        return state
 
     def _build_generator(self):  # pragma: no cover - abstract
         raise NotImplementedError

@@ -11,7 +11,7 @@ from sklearn.base import clone
 
 from ..base import BaseGenerator
 from ..utils._sklearn_compat import Interval
-from ._base import BaseTrainingClassifier
+from ._base import BaseTrainingClassifier, _fmt
 
 __all__ = ["CounterfactualTrainingClassifier"]
 
@@ -59,9 +59,17 @@ class CounterfactualTrainingClassifier(BaseTrainingClassifier):
     Numerics: energy-based training diverges without care (seed 002's grid
     search reached losses of 1e30). Three knobs keep it finite: the
     squared-energy penalty ``lambda_energy_reg`` (as in JEM / Du & Mordatch),
-    gradient-norm clipping ``max_grad_norm`` and the bounded search box. A
-    non-finite loss stops training with a ``FloatingPointError`` naming them,
-    before any weight is updated.
+    gradient-norm clipping ``max_grad_norm`` and the bounded search box. With
+    ``lambda_energy_reg > 0`` the objective is bounded below by
+    ``−lambda_div² / (2 · lambda_energy_reg)`` (the cross-entropies are
+    non-negative); without it the divergence term is unbounded below. A
+    divergence guard watches every step (see ``on_divergence``): a
+    non-finite loss (caught before the step), a loss below that bound, a loss
+    or weight grown ``divergence_factor``-fold, or a network whose outputs no
+    longer depend on its inputs (dead after too large a step) restores the
+    last healthy weights and raises a
+    :class:`~skcf.training.TrainingDivergedError` (a ``FloatingPointError``)
+    naming the settings to change, or warns and stops.
 
     Parameters
     ----------
@@ -95,6 +103,20 @@ class CounterfactualTrainingClassifier(BaseTrainingClassifier):
     integer : array-like of int or str, default=None
     max_grad_norm : float or None, default=1.0
         Clip the gradient norm of the parameters before each optimiser step.
+    on_divergence : {"raise", "warn"}, default="raise"
+        What the divergence guard does once training diverges (a non-finite
+        or exploding loss or weight, a loss below the objective's lower bound,
+        or a dead network whose outputs no longer depend on its inputs): it
+        restores the last healthy weights, then raises
+        :class:`~skcf.training.TrainingDivergedError` naming the settings to
+        change, or issues :class:`~skcf.training.TrainingDivergedWarning` and
+        stops training.
+    divergence_factor : float > 1 or None, default=1000.0
+        Growth that counts as exploding: a batch loss
+        ``|L| > divergence_factor · max(1, |L| of the first batch)`` or a
+        weight ``|w| > divergence_factor · max(1, max |w| at the start)``.
+        None turns these two checks off (non-finite values, the lower bound
+        and dead networks are still caught).
     random_state : int, RandomState instance or None, default=None
         Seeds targets, positive samples, module initialisation and shuffling.
 
@@ -111,6 +133,16 @@ class CounterfactualTrainingClassifier(BaseTrainingClassifier):
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Defined when ``X`` has string column names.
+    diverged_ : bool
+        Whether the last ``fit`` / ``partial_fit`` call diverged; the weights
+        are then those after epoch ``divergence_["restored_epoch"]`` (0: from
+        before training).
+    divergence_ : dict or None
+        ``{"reason", "epoch", "restored_epoch"}`` of that divergence, None
+        without one. ``"reason"`` is one of ``"non-finite loss"``,
+        ``"non-finite weights"``, ``"loss below its lower bound"``,
+        ``"exploding loss"``, ``"exploding weights"``, ``"dead network"``;
+        the history row of ``"epoch"`` has ``"diverged": reason``.
 
     See Also
     --------
@@ -134,8 +166,8 @@ class CounterfactualTrainingClassifier(BaseTrainingClassifier):
     ...     MLP, module__hidden=(16,), immutable=[0], max_epochs=3, lr=0.05,
     ...     train_split=None, verbose=0, random_state=0,
     ... ).fit(X, y)
-    >>> bool(np.isfinite(net.history[:, "train_loss"]).all())
-    True
+    >>> bool(np.isfinite(net.history[:, "train_loss"]).all()), net.diverged_
+    (True, False)
     >>> net.predict(X[:2]).shape
     (2,)
     """
@@ -169,6 +201,8 @@ class CounterfactualTrainingClassifier(BaseTrainingClassifier):
         categorical=None,
         integer=None,
         max_grad_norm=1.0,
+        on_divergence="raise",
+        divergence_factor=1000.0,
         random_state=None,
         **kwargs,
     ):
@@ -183,6 +217,8 @@ class CounterfactualTrainingClassifier(BaseTrainingClassifier):
             categorical=categorical,
             integer=integer,
             max_grad_norm=max_grad_norm,
+            on_divergence=on_divergence,
+            divergence_factor=divergence_factor,
             random_state=random_state,
             **kwargs,
         )
@@ -222,6 +258,38 @@ class CounterfactualTrainingClassifier(BaseTrainingClassifier):
             **self._actionability_params(),
         )
         return gen
+
+    # ------------------------------------------------------------ guard
+    def _loss_lower_bound(self):
+        """The smallest value the objective can take (-inf if unbounded).
+
+        The cross-entropies are non-negative; per row, ``λ_div·(e⁺ − e') +
+        λ_reg·(e⁺² + e'²) ≥ −λ_div² / (2·λ_reg)`` (each square completed), so
+        the batch mean is bounded by the same value when ``λ_reg > 0``. Without
+        the energy penalty the divergence is unbounded below.
+        """
+        bound = super()._loss_lower_bound()
+        if self.lambda_div == 0:
+            return bound
+        if self.lambda_energy_reg == 0:
+            return -np.inf
+        return bound - self.lambda_div**2 / (2 * self.lambda_energy_reg)
+
+    def _divergence_advice(self, reason):
+        advice = super()._divergence_advice(reason)
+        weights = (
+            f"lower lambda_div (now {_fmt(self.lambda_div)}) or lambda_adv (now "
+            f"{_fmt(self.lambda_adv)})"
+        )
+        if self.lambda_div > 0 and self.lambda_energy_reg == 0:
+            return (
+                "set lambda_energy_reg > 0 (now 0; without it the divergence "
+                f"term is unbounded below, e.g. 0.1), {advice}, or {weights}"
+            )
+        return (
+            f"{advice}, {weights}, or raise lambda_energy_reg (now "
+            f"{_fmt(self.lambda_energy_reg)})"
+        )
 
     # ------------------------------------------------------------- batch
     def _divergence_batch(self, Xi, yi):

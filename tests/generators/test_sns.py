@@ -104,6 +104,40 @@ def test_sns_respects_actionability(setup):
     assert ((cf.X_cf >= lo - 1e-6) & (cf.X_cf <= hi + 1e-6)).all()
 
 
+def test_rejected_refinements_keep_the_inner_counterfactual(setup, monkeypatch):
+    """A refined point that is invalid is never returned: the row keeps the
+    inner generator's counterfactual, so validity never drops."""
+    X, _, net = setup
+    Q = X[net.predict(X) == 0][:30]
+    back = X[net.predict(X) == 0][-1]  # a point of the factual class
+    sns = StableNeighborSearch(_base(net, immutable=[0]), radius=1.0, steps=5).fit(X)
+    cf0 = sns.generator_.explain(Q)
+    assert cf0.valid.mean() > 0.8
+
+    def refine(X_start, cls, y0):
+        refined = X_start.copy()
+        refined[0::3, 0] += 1.0  # moves an immutable feature
+        refined[1::3] = back  # falls back into the factual class
+        refined[2::3, 1] += 1e-3  # a valid, barely moved point
+        n = len(X_start)
+        return refined, np.ones(n, dtype=bool), np.ones(n, dtype=np.int64)
+
+    monkeypatch.setattr(sns, "_refine", refine)
+    cf = sns.explain(Q)
+    assert cf.validity >= cf0.validity
+    assert_array_equal(cf.valid, cf0.valid)
+    assert (cf.violations == 0).all()
+    assert (cf.delta[:, 0] == 0).all()
+    assert (np.asarray(cf.y_cf_pred)[cf.valid] == 1).all()
+    # the rows refine was called on, in order: the inner generator's valid rows
+    rows = np.flatnonzero(cf0.valid)
+    rejected = rows[np.r_[0 : len(rows) : 3, 1 : len(rows) : 3]]
+    accepted = rows[2::3]
+    assert_array_equal(cf.X_cf[rejected], cf0.X_cf[rejected])
+    np.testing.assert_allclose(cf.X_cf[accepted, 1], cf0.X_cf[accepted, 1] + 1e-3)
+    assert_array_equal(cf.X_cf[~cf0.valid], Q[~cf0.valid])
+
+
 def test_sns_lowers_invalidation_on_a_seed_family(setup):
     X, y, net = setup
     Q = X[:60]

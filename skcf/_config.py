@@ -1,0 +1,101 @@
+"""Global configuration of skcf, in sklearn's ``set_config`` / ``config_context``
+shape (thread-local, so a setting made in one thread never leaks into another)."""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from numbers import Integral
+
+_DEFAULTS = {"n_threads": "auto"}
+_local = threading.local()
+
+
+def _config() -> dict:
+    if not hasattr(_local, "config"):
+        _local.config = dict(_DEFAULTS)
+    return _local.config
+
+
+def get_config() -> dict:
+    """Current values of skcf's global settings.
+
+    Returns
+    -------
+    config : dict
+        ``{"n_threads": ...}``; see :func:`set_config`.
+
+    Examples
+    --------
+    >>> import skcf
+    >>> skcf.get_config()["n_threads"]
+    'auto'
+    """
+    return dict(_config())
+
+
+def set_config(n_threads=None) -> None:
+    """Set skcf's global settings (for the calling thread).
+
+    Parameters
+    ----------
+    n_threads : "auto", int, "torch" or None, default=None
+        Intra-op threads of torch while skcf searches, judges and trains:
+
+        - ``"auto"`` (the default setting): chosen per call from the size of
+          the work and the cores other processes leave free, never above the
+          caller's ``torch.get_num_threads()``; small batches and busy
+          machines run on one thread, so torch's OpenMP pool never spins
+          against other processes. The caller's setting is restored after.
+        - an int: exactly that many threads for skcf's work (restored after).
+        - ``"torch"``: leave torch's setting alone (skcf before this option).
+
+        None leaves the current value unchanged.
+
+    Examples
+    --------
+    >>> import skcf
+    >>> skcf.set_config(n_threads=1)
+    >>> skcf.get_config()["n_threads"]
+    1
+    >>> skcf.set_config(n_threads="auto")
+    """
+    if n_threads is not None:
+        _check_n_threads(n_threads)
+        _config()["n_threads"] = n_threads
+
+
+@contextmanager
+def config_context(*, n_threads=None):
+    """Temporarily change skcf's settings (see :func:`set_config`).
+
+    Parameters
+    ----------
+    n_threads : "auto", int, "torch" or None, default=None
+        As in :func:`set_config`; None keeps the current value.
+
+    Examples
+    --------
+    >>> import skcf
+    >>> with skcf.config_context(n_threads=2):
+    ...     skcf.get_config()["n_threads"]
+    2
+    >>> skcf.get_config()["n_threads"]
+    'auto'
+    """
+    old = get_config()
+    set_config(n_threads=n_threads)
+    try:
+        yield
+    finally:
+        _config().update(old)
+
+
+def _check_n_threads(value) -> None:
+    ok = value in ("auto", "torch") or (
+        isinstance(value, Integral) and not isinstance(value, bool) and int(value) >= 1
+    )
+    if not ok:
+        raise ValueError(
+            f"n_threads must be 'auto', 'torch' or a positive int, got {value!r}."
+        )
