@@ -550,6 +550,21 @@ def write_markdown(res, path):
         L.append("")
         L.append(f"**Warning: timings are not trustworthy.** {contention_note(res)}")
         L.append("")
+    if res.get("memory"):
+        L += [
+            "",
+            "## Memory of `explain` (peak above the baseline)",
+            "",
+            "| rows | input | peak | ratio to input | target |",
+            "| ---: | ---: | ---: | ---: | --- |",
+        ]
+        for r in res["memory"]:
+            L.append(
+                f"| {r['n_rows']:,} | {r['input_mb']:.0f} MB | "
+                f"{r['peak_above_baseline_mb']:.0f} MB | "
+                f"{r['ratio_to_input']:.1f}x | {r['target']} |"
+            )
+        L.append("")
     m = res["model"]
     L.append(
         f"German credit (61 features), 700/300 split; MLP 128-64-16 ReLU, "
@@ -757,6 +772,15 @@ def parse_args(argv=None):
     )
     p.add_argument("--profile-generator", choices=list(GENERATORS), default="en")
     p.add_argument("--profile-rows", type=int, default=1000)
+    p.add_argument(
+        "--memory",
+        nargs="*",
+        type=int,
+        default=None,
+        metavar="ROWS",
+        help="also measure explain's peak memory above the baseline for these "
+        "row counts (bench_memory.py; default 200000 1000000 when given bare)",
+    )
     args = p.parse_args(argv)
     if args.sizes is None:
         args.sizes = [100, 1000] if args.quick else [100, 1000, 10_000]
@@ -940,6 +964,19 @@ def main(argv=None):
         "art": art,
         "art_skipped": art_skipped,
     }
+    if args.memory is not None:
+        from bench_memory import measure, target
+
+        log("memory (explain, batch_size=1024, fresh process per size):")
+        res["memory"] = []
+        for n in args.memory or [200_000, 1_000_000]:
+            rec = measure(n)
+            rec["target"] = target(rec)
+            log(
+                f"  {n:,} rows: +{rec['peak_above_baseline_mb']:.0f} MB "
+                f"({rec['ratio_to_input']:.1f}x the input) {rec['target']}"
+            )
+            res["memory"].append(rec)
     res["targets"] = evaluate_targets(rows, loop, args)
     res["starved_runs"] = starved_runs(rows, env, args)
     env["load_average_after"] = load_average()

@@ -806,10 +806,12 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         violations = self._returned_violations(X, X_cf)
         valid = reached & (violations == 0)
         if not valid.all():  # describe the rows actually returned (the factuals)
-            Z_cf = np.where(valid[:, None], Z_cf, Z).astype(Z.dtype, copy=False)
+            bad = np.flatnonzero(~valid)
+            Z_cf[bad] = Z[bad]
             X_cf = Z_cf if space is None else space.decode(Z_cf, X, Z)
             y_cf = np.where(valid, y_cf, y0)
-            violations = np.where(valid, violations, self._returned_violations(X, X))
+            X_bad = X.iloc[bad] if hasattr(X, "iloc") else X[bad]
+            violations[bad] = self._returned_violations(X_bad, X_bad)
         elapsed = time.perf_counter() - start
         n_bad = int(n - valid.sum())
         if n_bad:
@@ -870,7 +872,7 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         if Z.dtype not in (np.float32, np.float64) or not len(Z):
             return Z_cf
         cons = self._engine_constraints("cpu", torch.from_numpy(Z[:0]).dtype)
-        step = max(int(getattr(self, "batch_size", None) or 0), 4096)
+        step = self._chunk_rows()
         # the float error the engine can leave: a few units in the last place
         # of the lower of the engine's and the data's precision
         engine = getattr(self.model_, "dtype", torch.float64)
@@ -915,17 +917,35 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         On the raw road the user's own pipeline judges the returned values;
         otherwise the adapted model does.
         """
-        if self.space_ is None:
-            return _user_proba(self.estimator_, self.model_, Z)
         if not len(X):
             return np.zeros((0, len(self.classes_)))
-        return np.asarray(self.estimator_.predict_proba(X), dtype=np.float64)
+        if self.space_ is None:
+            return _by_rows(
+                lambda z: _user_proba(self.estimator_, self.model_, z),
+                self._chunk_rows(),
+                Z,
+            )
+        return _by_rows(
+            lambda x: np.asarray(self.estimator_.predict_proba(x), dtype=np.float64),
+            self._chunk_rows(),
+            X,
+        )
 
     def _returned_violations(self, X, X_cf):
         """Broken constraints of the returned rows (original units on the raw road)."""
         if self.space_ is None:
             return self._violations(X, X_cf)
-        return self.space_.violations(X, X_cf, self.constraints_["columns"])
+        rules = self.constraints_["columns"]
+        return _by_rows(
+            lambda x, x_cf: self.space_.violations(x, x_cf, rules),
+            self._chunk_rows(),
+            X,
+            X_cf,
+        )
+
+    def _chunk_rows(self):
+        """Rows per chunk of the post-processing (``batch_size``, at least 4096)."""
+        return max(int(getattr(self, "batch_size", None) or 0), 4096)
 
     def _resolve_targets(self, target, y0, n):
         spec = self.target if target is None else target
@@ -951,32 +971,48 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         return tgt, untargeted
 
     def _generate(self, X, y0, tgt, untargeted):
-        """Run the engine; return counterfactuals (factual where none) and n_iter."""
+        """Run the engine; return counterfactuals (factual where none) and n_iter.
+
+        Rows go through in chunks of ``batch_size`` from the per-row inputs
+        (``_prepare``) to the returned values, so memory is bounded by the
+        chunk, not by ``len(X)``.
+        """
         model = self.model_
         device, dtype = model.device, model.dtype
-        x0 = torch.tensor(X, device=device, dtype=dtype)  # a copy: X may be read-only
-        tgt, untargeted, extra = self._prepare(X, y0, tgt, untargeted, device, dtype)
-        progress = None
+        n = len(X)
+        step = max(int(self.batch_size or n), 1)
+        chunks = range(0, n, step)
         if self.verbose >= 2:
             from tqdm.auto import tqdm
 
-            progress = lambda it: tqdm(it, desc=type(self).__name__)  # noqa: E731
+            chunks = tqdm(chunks, desc=type(self).__name__)
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        res = self._search(
-            model,
-            x0,
-            torch.as_tensor(tgt, device=device),
-            untargeted=torch.as_tensor(untargeted, device=device),
-            y0=torch.as_tensor(y0, device=device),
-            extra=extra,
-            seed=int(seed),
-            progress=progress,
-        )
-        # keep untouched features bit-identical to the input
-        delta = (res.x_cf - x0).detach().cpu().numpy().astype(np.float64)
-        X_cf = (X.astype(np.float64) + delta).astype(X.dtype)
-        X_cf[~res.found.cpu().numpy()] = X[~res.found.cpu().numpy()]
-        return X_cf, res.n_iter.cpu().numpy()
+        X_cf = np.empty_like(X)
+        n_iter = np.zeros(n, dtype=np.int64)
+        for s in chunks:
+            sl = slice(s, min(s + step, n))
+            Xc = X[sl]
+            x0 = torch.tensor(Xc, device=device, dtype=dtype)  # a copy
+            t, u, extra = self._prepare(
+                Xc, y0[sl], tgt[sl], untargeted[sl], device, dtype
+            )
+            res = self._search(
+                model,
+                x0,
+                torch.as_tensor(t, device=device),
+                untargeted=torch.as_tensor(u, device=device),
+                y0=torch.as_tensor(y0[sl], device=device),
+                extra=extra,
+                seed=int(seed),
+            )
+            # keep untouched features bit-identical to the input
+            delta = (res.x_cf - x0).detach().cpu().numpy().astype(np.float64)
+            out = (Xc.astype(np.float64) + delta).astype(X.dtype)
+            found = res.found.cpu().numpy()
+            out[~found] = Xc[~found]
+            X_cf[sl] = out
+            n_iter[sl] = res.n_iter.cpu().numpy()
+        return X_cf, n_iter
 
     def _search(
         self,
@@ -1027,10 +1063,15 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         if not len(X):
             return np.zeros(0, dtype=np.int64)
         cons = self._engine_constraints("cpu", torch.float64)
-        return cons.violations(
-            torch.tensor(np.asarray(X_cf, dtype=np.float64)),
-            torch.tensor(np.asarray(X, dtype=np.float64)),
-        ).numpy()
+        return _by_rows(
+            lambda x, x_cf: cons.violations(
+                torch.tensor(np.asarray(x_cf, dtype=np.float64)),
+                torch.tensor(np.asarray(x, dtype=np.float64)),
+            ).numpy(),
+            self._chunk_rows(),
+            X,
+            X_cf,
+        )
 
     def _prepare(self, X, y0, tgt, untargeted, device, dtype):
         """Hook: per-call targets and per-row tensors for the terms.
@@ -1111,6 +1152,18 @@ def _expected_features(estimator, model):
             if isinstance(layer, (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)):
                 return None  # images: the width is not one layer's
     return None
+
+
+def _by_rows(func, step, *arrays):
+    """``func`` over row chunks of ``arrays`` (arrays or DataFrames), concatenated."""
+    n = _num_rows(arrays[0])
+    if n <= step:
+        return func(*arrays)
+    take = lambda a, sl: a.iloc[sl] if hasattr(a, "iloc") else a[sl]  # noqa: E731
+    parts = [
+        func(*(take(a, slice(s, s + step)) for a in arrays)) for s in range(0, n, step)
+    ]
+    return np.concatenate(parts)
 
 
 def _num_rows(X):
