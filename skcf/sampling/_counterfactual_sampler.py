@@ -256,7 +256,7 @@ class CounterfactualSampler(BaseOverSampler):
         self.generator_ = generator.fit(X_in, y)
         classes = np.asarray(self.generator_.classes_)
         # predictions of the model the synthetic rows are judged by
-        y_pred = classes[self.generator_._judge_proba(X, X).argmax(axis=1)]
+        y_pred = classes[self.generator_._judge_proba(X_in, X_in).argmax(axis=1)]
 
         X_parts, y_parts, seeds_all = [X], [y], []
         self.n_tried_ = {}
