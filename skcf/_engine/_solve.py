@@ -26,19 +26,114 @@ def is_valid(
     *,
     tau: float = 0.0,
     margin: float = 0.0,
+    targeted_only: bool = False,
 ) -> Tensor:
     """Validity rule per row.
 
     Targeted rows need ``argmax = t``, a logit margin ``z_t - max_{j≠t} z_j``
     of at least ``margin`` and ``p_t >= tau`` (seed 002 B.1.2). Untargeted rows
     need the best other class to beat ``y0`` by the same rules.
+    ``targeted_only`` (the caller knows no row is untargeted) skips the
+    untargeted branch; the answer is the same.
     """
-    p = torch.softmax(logits, dim=1)
-    other = logits.scatter(1, y0.view(-1, 1), float("-inf")).argmax(dim=1)
-    cls = torch.where(untargeted, other, target)
+    if targeted_only:
+        cls = target
+    else:
+        other = logits.scatter(1, y0.view(-1, 1), float("-inf")).argmax(dim=1)
+        cls = torch.where(untargeted, other, target)
     z_c = _gather(logits, cls)
     gap = z_c - _max_other(logits, cls)
-    return (gap > 0) & (gap >= margin) & (_gather(p, cls) >= tau)
+    ok = gap > 0
+    if not margin <= 0:  # (a NaN margin keeps the general rule)
+        ok = ok & (gap >= margin)
+    if not tau <= 0:
+        ok = ok & (_gather(torch.softmax(logits, dim=1), cls) >= tau)
+    else:
+        # p_c >= tau <= 0 fails only where p_c is NaN: a NaN logit (then gap is
+        # NaN and already fails) or a +inf logit (fails unless it is z_c alone)
+        ok = ok & (z_c < float("inf"))
+    return ok
+
+
+def _plain_layers(module) -> list | None:
+    """The layers of a hook-free stack of ``Linear`` / ``ReLU`` modules, else None.
+
+    Covers ``nn.Sequential`` and :class:`skcf.models.MLP` (whose ``forward`` is
+    its ``net``) built from exactly these layer types, without dropout.
+    """
+    from ..models import MLP  # a late import: the models package imports the engine
+
+    nn = torch.nn
+    if type(module) is MLP:
+        if module._forward_hooks or module._forward_pre_hooks:
+            return None
+        module = module.net
+    if type(module) is not nn.Sequential:
+        return None
+    hooked = (module._forward_hooks, module._forward_pre_hooks)
+    if any(hooked) or module._backward_hooks or module._backward_pre_hooks:
+        return None
+    for m in module:
+        if type(m) not in (nn.Linear, nn.ReLU) or (
+            m._forward_hooks
+            or m._forward_pre_hooks
+            or m._backward_hooks
+            or m._backward_pre_hooks
+        ):
+            return None
+    return list(module)
+
+
+def _fast_logits(model):
+    """``model`` itself, or the same computation without ``nn.Module`` dispatch.
+
+    A one-row search spends about as long in ``nn.Module.__call__`` (hook
+    checks, per layer) as in the layers' arithmetic. For a
+    :class:`~skcf.models.DifferentiableModel` returning logits from a plain
+    Linear/ReLU stack, the engine calls ``F.linear`` / ``torch.relu`` on the
+    same parameters directly: the same operators in the same order, hence the
+    same numbers. Anything else (preprocessing, hooks, other layers, global
+    module hooks) keeps the model's own call.
+    """
+    from ..models import DifferentiableModel
+
+    if type(model) is not DifferentiableModel or model.preprocess:
+        return model
+    if model.output != "logits":
+        return model
+    from torch.nn.modules import module as _mod
+
+    if any(
+        getattr(_mod, name, None)
+        for name in (
+            "_global_forward_hooks",
+            "_global_forward_pre_hooks",
+            "_global_backward_hooks",
+            "_global_backward_pre_hooks",
+            "_global_forward_hooks_always_called",
+        )
+    ):
+        return model
+    layers = _plain_layers(model.module)
+    if layers is None:
+        return model
+    linear = torch.nn.functional.linear
+    ops = [
+        (lambda x, m=m: linear(x, m.weight, m.bias))
+        if isinstance(m, torch.nn.Linear)
+        else torch.relu
+        for m in layers
+    ]
+
+    def logits(x: Tensor) -> Tensor:
+        for op in ops:
+            x = op(x)
+        if x.dim() == 1 or x.shape[-1] == 1:  # as DifferentiableModel.logits
+            z = x.reshape(-1, 1)
+            return torch.cat([torch.zeros_like(z), z], dim=1)
+        return x
+
+    return logits
 
 
 def _default_cost(terms: Sequence[Term]):
@@ -58,21 +153,26 @@ class _View:
 
     def __init__(self, prob: _Problem, rows: Tensor) -> None:
         self.rows = rows
-        self.x0 = prob.x0[rows]
-        self.target = prob.target[rows]
-        self.untargeted = prob.untargeted[rows]
-        self.y0 = prob.y0[rows]
-        self.lo = prob.lo[rows]
-        self.hi = prob.hi[rows]
         n = prob.x0.shape[0]
+        # rows are sorted distinct indices (an arange or a subset of one): all n
+        # of them is the whole chunk, read and written without gathers
+        self.full = rows.shape[0] == n
+        take = (lambda v: v) if self.full else (lambda v: v[rows])
+        self.x0 = take(prob.x0)
+        self.target = take(prob.target)
+        self.untargeted = take(prob.untargeted)
+        self.y0 = take(prob.y0)
+        self.lo = take(prob.lo)
+        self.hi = take(prob.hi)
         self.extra = {
-            k: v[rows]
+            k: take(v)
             if isinstance(v, Tensor) and v.dim() > 0 and v.shape[0] == n
             else v
             for k, v in prob.extra.items()
         }
         self._cons = prob.cons
         self._latent = prob.param is not None
+        self._targeted_only = prob.targeted_only
 
     def project(self, x: Tensor) -> Tensor:
         """Projection of the solver variable (none for a latent variable)."""
@@ -88,7 +188,14 @@ class _View:
 
     def ctx(self, x: Tensor, logits: Tensor) -> TermContext:
         return TermContext(
-            x, self.x0, logits, self.target, self.untargeted, self.y0, self.extra
+            x,
+            self.x0,
+            logits,
+            self.target,
+            self.untargeted,
+            self.y0,
+            self.extra,
+            self._targeted_only,
         )
 
 
@@ -132,8 +239,12 @@ class _Problem:
         self.margin = margin
         self.patience = patience
         self.extra = extra
+        # one host sync per chunk; lets terms and validity skip untargeted work
+        self.targeted_only = not bool(untargeted.any())
         self.lo, self.hi = cons.row_bounds(x0)
         self.grad_mask = cons.grad_mask() if param is None else 1.0
+        if isinstance(self.grad_mask, Tensor) and bool((self.grad_mask == 1).all()):
+            self.grad_mask = 1.0  # nothing frozen: the solvers skip the product
         self.snapping = cons.needs_snapping
         # one-hot groups index input columns: no meaning for a latent variable
         self.groups = cons.packed_groups() if param is None else None
@@ -172,11 +283,16 @@ class _Problem:
             x = view.point(self, q)
             logits = self.model(x)
             ctx = view.ctx(x, logits)
-            loss = torch.zeros(q.shape[0], dtype=q.dtype, device=q.device)
+            # 0 + v == v (up to the sign of a zero): start from the first term
+            loss = None
             for t in self.pred_terms:
-                loss = loss + c * t(ctx)
+                v = c * t(ctx)
+                loss = v if loss is None else loss + v
             for t in self.other_terms:
-                loss = loss + t(ctx)
+                v = t(ctx)
+                loss = v if loss is None else loss + v
+            if loss is None:
+                loss = torch.zeros(q.shape[0], dtype=q.dtype, device=q.device)
             (grad,) = torch.autograd.grad(loss.sum(), q)
         grad = torch.nan_to_num(grad, nan=0.0, posinf=0.0, neginf=0.0)
         return loss.detach(), logits.detach(), grad
@@ -198,8 +314,20 @@ class _Problem:
             view.y0,
             tau=self.tau,
             margin=self.margin,
+            targeted_only=self.targeted_only,
         )
         cost = self.cost_fn(view.ctx(cand, logits))
+        if view.full:  # the whole chunk: masked writes without gathers
+            if self.last_x is not None:
+                self.last_x.copy_(cand)
+            if self.within_x is not None:
+                inside = (cand - view.x0).abs().amax(dim=1) < self.within_linf
+                self.within_x.copy_(torch.where(inside[:, None], cand, self.within_x))
+            better = ok & (cost < self.best_cost)
+            self.best_x = torch.where(better[:, None], cand, self.best_x)
+            self.best_cost = torch.where(better, cost, self.best_cost)
+            self.found |= better
+            return ok
         r = view.rows
         if self.last_x is not None:
             self.last_x[r] = cand
@@ -227,14 +355,19 @@ class _Problem:
         view = _View(self, rows)
         best_loss = torch.full_like(c, float("inf"))
         stall = torch.zeros_like(active)
+        # iterations are credited to rows when they leave (or the loop ends),
+        # not one indexed add per iteration
+        credited = 0
         for it in range(self.max_iter):
             query = solver.query(state)
             loss, logits, grad = self.loss_and_grad(view, query, c)
             cand = solver.candidate(state)
             ok = self.consider(view, cand, logits if cand is query else None)
-            success[active] |= ok
-            self.n_iter[view.rows] += 1
-            done = ok if self.early_stop else torch.zeros_like(ok)
+            if view.full:
+                success |= ok
+            else:
+                success[active] |= ok
+            done = ok if self.early_stop else None
             if self.patience:
                 # relative improvement; the first finite loss always improves on inf
                 improved = (
@@ -242,7 +375,8 @@ class _Problem:
                 ) | ~torch.isfinite(best_loss)
                 best_loss = torch.where(improved, loss, best_loss)
                 stall = torch.where(improved, 0, stall + 1)
-                done = done | (stall >= self.patience)
+                stalled = stall >= self.patience
+                done = stalled if done is None else done | stalled
             sctx = StepContext(
                 view.x0,
                 view.lo,
@@ -261,7 +395,9 @@ class _Problem:
                     state[k] = torch.where(torch.isfinite(v), v, view.x0)
                 elif self.param is not None:
                     state[k] = torch.nan_to_num(v, nan=0.0, posinf=0.0, neginf=0.0)
-            if bool(done.any()):
+            if done is not None and bool(done.any()):
+                self.n_iter[view.rows] += it + 1 - credited
+                credited = it + 1
                 keep = ~done
                 active = active[keep]
                 if active.shape[0] == 0:
@@ -272,6 +408,7 @@ class _Problem:
                 view = _View(self, rows[active])
         else:  # the last step's iterate has not been looked at yet
             if active.shape[0]:
+                self.n_iter[view.rows] += self.max_iter - credited
                 success[active] |= self.consider(view, solver.candidate(state), None)
         return success
 
@@ -393,6 +530,7 @@ def solve(
     extra = extra or {}
     step = n if not batch_size else int(batch_size)
     work = min(n, max(step, 1)) * model_cost(model, d)
+    model = _fast_logits(model)
     chunks = range(0, n, max(step, 1))
     if progress is not None:
         chunks = progress(chunks)

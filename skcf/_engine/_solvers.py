@@ -23,7 +23,7 @@ class StepContext:
     lo: Tensor
     hi: Tensor
     project: Callable[[Tensor], Tensor]  # onto the rows' feasible set
-    grad_mask: Tensor
+    grad_mask: Tensor | float  # 1.0: every feature mutable
     it: int
     max_iter: int
     l1_weight: Tensor | None = None  # (d,) ℓ1 weights of the L1Distance terms
@@ -32,6 +32,13 @@ class StepContext:
 
 
 Snap = Callable[[Tensor, Tensor, Tensor], Tensor]
+
+
+def _masked(grad: Tensor, mask) -> Tensor:
+    """``grad * mask``; a mask of plain ``1.0`` (nothing frozen) costs nothing."""
+    if isinstance(mask, float) and mask == 1.0:
+        return grad  # g * 1.0 == g bit for bit
+    return grad * mask
 
 
 class Solver:
@@ -125,7 +132,7 @@ class SGD(Solver):
         self.snap = snap
 
     def step(self, state, grad, ctx):
-        g = grad * ctx.grad_mask
+        g = _masked(grad, ctx.grad_mask)
         x = state["x"]
         if ctx.l1_weight is not None:
             g, orthant = _orthant_gradient(g, x - ctx.x0, ctx.l1_weight)
@@ -173,7 +180,7 @@ class Adam(Solver):
 
     def step(self, state, grad, ctx):
         b1, b2 = self.betas
-        g = grad * ctx.grad_mask
+        g = _masked(grad, ctx.grad_mask)
         orthant = None
         if ctx.l1_weight is not None:
             g, orthant = _orthant_gradient(g, state["x"] - ctx.x0, ctx.l1_weight)
@@ -251,7 +258,7 @@ class FISTA(Solver):
 
     def step(self, state, grad, ctx):
         lr = self._lr(ctx)
-        z = self._prox(state["y"] - lr * grad * ctx.grad_mask - ctx.x0, ctx, lr)
+        z = self._prox(state["y"] - _masked(lr * grad, ctx.grad_mask) - ctx.x0, ctx, lr)
         x_new = ctx.project(ctx.x0 + z)
         k = ctx.it
         y_new = x_new + (k / (k + 3.0)) * (x_new - state["x"])
@@ -331,7 +338,7 @@ class ProjectedGradient(Solver):
         self.step_scale = float(step_scale)
 
     def step(self, state, grad, ctx):
-        g = grad * ctx.grad_mask
+        g = _masked(grad, ctx.grad_mask)
         radius = ctx.radius.view(-1, 1)
         step = self.step_scale * radius
         if self.norm == "linf":

@@ -33,6 +33,9 @@ class TermContext:
         Original predicted class per row.
     extra : dict
         Free slot for method-specific tensors (densities, prototypes, ...).
+    targeted_only : bool
+        Known to hold no untargeted row (the engine checks once per chunk):
+        terms may skip their untargeted branch, which no row would select.
     """
 
     x: Tensor
@@ -42,6 +45,9 @@ class TermContext:
     untargeted: Tensor
     y0: Tensor
     extra: dict = field(default_factory=dict)
+    targeted_only: bool = False
+    #: values shared by terms of one evaluation without autograd (weighted deltas)
+    cache: dict = field(default_factory=dict, repr=False, compare=False)
 
 
 class Term:
@@ -72,7 +78,9 @@ class Term:
         raise NotImplementedError
 
     def __call__(self, ctx: TermContext) -> Tensor:
-        return self.weight * self.value(ctx)
+        value = self.value(ctx)
+        # x * 1.0 == x bit for bit: skip the product (and its backward node)
+        return value if self.weight == 1.0 else self.weight * value
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(weight={self.weight})"
@@ -103,6 +111,8 @@ class HingeLoss(Term):
     def value(self, ctx: TermContext) -> Tensor:
         z = ctx.logits
         targeted = _max_other(z, ctx.target) - _gather(z, ctx.target)
+        if ctx.targeted_only:
+            return torch.clamp(targeted, min=-self.confidence)
         untargeted = _gather(z, ctx.y0) - _max_other(z, ctx.y0)
         margin = torch.where(ctx.untargeted, untargeted, targeted)
         return torch.clamp(margin, min=-self.confidence)
@@ -120,6 +130,8 @@ class CrossEntropyLoss(Term):
         z = ctx.logits
         log_p = torch.log_softmax(z, dim=1)
         targeted = -_gather(log_p, ctx.target)
+        if ctx.targeted_only:
+            return targeted
         others = z.scatter(1, ctx.y0.view(-1, 1), float("-inf"))
         untargeted = -(torch.logsumexp(others, dim=1) - torch.logsumexp(z, dim=1))
         return torch.where(ctx.untargeted, untargeted, targeted)
@@ -131,9 +143,15 @@ class _Distance(Term):
         self.feature_weights = feature_weights
 
     def _delta(self, ctx: TermContext) -> Tensor:
+        grad = torch.is_grad_enabled()
+        key = ("delta", id(self.feature_weights))
+        if not grad and key in ctx.cache:  # e.g. ℓ1 and ℓ2 of one cost, same weights
+            return ctx.cache[key]
         delta = ctx.x - ctx.x0
         if self.feature_weights is not None:
             delta = delta * self.feature_weights
+        if not grad:
+            ctx.cache[key] = delta
         return delta
 
 
@@ -173,6 +191,8 @@ class L2Distance(_Distance):
 
 def _class_for_density(ctx: TermContext) -> Tensor:
     """Target class per row; for untargeted rows, the best class other than y0."""
+    if ctx.targeted_only:
+        return ctx.target
     other = ctx.logits.detach().scatter(1, ctx.y0.view(-1, 1), float("-inf")).argmax(1)
     return torch.where(ctx.untargeted, other, ctx.target)
 

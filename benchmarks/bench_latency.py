@@ -1,0 +1,248 @@
+#!/usr/bin/env python
+"""Live-recourse latency: one-row ``explain`` per generator on German credit.
+
+What is measured
+----------------
+* A skorch ``NeuralNetClassifier`` wrapping :class:`skcf.models.MLP` 128-64-16
+  (Adam, lr 1e-3, batch 32, ``--epochs`` epochs, ``train_split=None``) is trained
+  on a seeded 700/300 split of :func:`skcf.datasets.load_german_credit`.
+* Query rows: the test rows the net predicts unfavourable (class 0), the first
+  ``--rows`` of them (cycled when there are fewer).
+* Every generator runs with its default settings (only ``random_state`` and
+  ``device`` are passed) and the library's default thread policy. Each row is
+  explained alone, ``gen.explain(X[i:i+1])``, after a few warm-up calls; the
+  table reports p50 / p95 / mean of the per-call wall time, validity over the
+  rows and the per-generator target (issue 10: 10 ms elastic net, 20 ms others).
+* ``--busy N`` runs N spin-loop processes during the timings (a shared machine).
+
+Outputs ``<out>/latency_<device>[_busy<N>][_<tag>].json`` and ``.md``. Run from
+the repository root::
+
+    python benchmarks/bench_latency.py                   # CPU, quiet
+    python benchmarks/bench_latency.py --busy 2          # CPU, 2 busy cores
+    python benchmarks/bench_latency.py --device cuda     # exits cleanly without CUDA
+
+CI never runs this script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import platform
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+try:
+    import skcf
+except ImportError:  # running from a checkout without ``pip install -e .``
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import skcf
+
+from sklearn.model_selection import train_test_split
+from skorch import NeuralNetClassifier
+
+from skcf.datasets import load_german_credit
+from skcf.exceptions import CounterfactualWarning
+from skcf.generators import (
+    ElasticNetGenerator,
+    GrowingSpheresGenerator,
+    PGDGenerator,
+    SCFEGenerator,
+    WachterGenerator,
+)
+from skcf.models import MLP
+
+#: key -> (label, class, p50 target in ms); issue 10 item 2 (PGD: no target)
+GENERATORS = {
+    "en": ("Elastic net (EAD)", ElasticNetGenerator, 10.0),
+    "wachter": ("Wachter", WachterGenerator, 20.0),
+    "gs": ("Growing Spheres", GrowingSpheresGenerator, 20.0),
+    "scfe": ("S-CFE", SCFEGenerator, 20.0),
+    "pgd": ("PGD", PGDGenerator, None),
+}
+
+
+def _spin(stop_after):  # pragma: no cover - runs in a child process
+    t = time.time()
+    while time.time() - t < stop_after:
+        pass
+
+
+def load(args):
+    bunch = load_german_credit()
+    X = np.asarray(bunch.data, dtype=np.float32)
+    y = np.asarray(bunch.target, dtype=np.int64)
+    Xtr, Xte, ytr, yte = train_test_split(
+        X, y, test_size=0.3, random_state=args.seed, stratify=y
+    )
+    torch.manual_seed(args.seed)
+    np.random.seed(args.seed)
+    net = NeuralNetClassifier(
+        MLP,
+        module__n_features=X.shape[1],
+        module__hidden=(128, 64, 16),
+        criterion=nn.CrossEntropyLoss,
+        optimizer=torch.optim.Adam,
+        lr=1e-3,
+        batch_size=32,
+        max_epochs=args.epochs,
+        train_split=None,
+        iterator_train__shuffle=True,
+        device=args.device,
+        verbose=0,
+    )
+    net.fit(Xtr, ytr)
+    acc = float((net.predict(Xte) == yte).mean())
+    pool = Xte[net.predict(Xte) == 0]
+    if len(pool) == 0:  # a degenerate net (too few epochs): explain any test row
+        pool = Xte
+    idx = np.arange(args.rows) % len(pool)
+    return net, Xtr, pool[idx], {"test_accuracy": acc, "query_pool": int(len(pool))}
+
+
+def _sync(device):
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def bench_one(key, net, Xtr, Q, args):
+    label, cls, target = GENERATORS[key]
+    gen = cls(net, random_state=args.seed, device=args.device).fit(Xtr)
+    times, valid, n_iter = [], [], []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CounterfactualWarning)
+        for i in range(min(args.warmup, len(Q))):
+            gen.explain(Q[i : i + 1])
+        for i in range(len(Q)):
+            x = Q[i : i + 1]
+            _sync(args.device)
+            t0 = time.perf_counter()
+            cf = gen.explain(x)
+            _sync(args.device)
+            times.append(time.perf_counter() - t0)
+            valid.append(bool(np.asarray(cf.valid)[0]))
+            it = getattr(cf, "n_iter", None)
+            if it is not None:
+                n_iter.append(float(np.asarray(it)[0]))
+    ms = np.asarray(times) * 1e3
+    p50 = float(np.percentile(ms, 50))
+    return {
+        "key": key,
+        "generator": label,
+        "p50_ms": p50,
+        "p95_ms": float(np.percentile(ms, 95)),
+        "mean_ms": float(ms.mean()),
+        "min_ms": float(ms.min()),
+        "validity": float(np.mean(valid)),
+        "mean_n_iter": float(np.mean(n_iter)) if n_iter else None,
+        "target_p50_ms": target,
+        "meets_target": None if target is None else bool(p50 <= target),
+    }
+
+
+def markdown(res):
+    lines = [
+        f"# One-row `explain` latency ({res['device']}, busy={res['busy']})",
+        "",
+        f"German credit, MLP 128-64-16 ({res['model']['test_accuracy']:.3f} test "
+        f"accuracy), {res['rows']} rows explained one per call, default generator "
+        f"settings, library-default threads (torch {res['torch']}, "
+        f"{res['cpus']} CPUs, load before/after {res['load_before']} / "
+        f"{res['load_after']}).",
+        "",
+        "| generator | p50 ms | p95 ms | mean ms | validity | mean iters | "
+        "target p50 ms | meets |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in res["results"]:
+        it = "" if r["mean_n_iter"] is None else f"{r['mean_n_iter']:.0f}"
+        tgt = "—" if r["target_p50_ms"] is None else f"{r['target_p50_ms']:.0f}"
+        meets = (
+            "—" if r["meets_target"] is None else ("yes" if r["meets_target"] else "no")
+        )
+        lines.append(
+            f"| {r['generator']} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | "
+            f"{r['mean_ms']:.1f} | {r['validity']:.3f} | {it} | {tgt} | {meets} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--rows", type=int, default=100)
+    p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--busy", type=int, default=0, help="spin processes during timing")
+    p.add_argument(
+        "--generators", nargs="+", choices=list(GENERATORS), default=list(GENERATORS)
+    )
+    p.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    p.add_argument("--tag", default="", help="suffix of the output file names")
+    args = p.parse_args(argv)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        print("CUDA is not available on this machine: nothing to measure.")
+        return 0
+    net, Xtr, Q, model_info = load(args)
+    spinners = []
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    try:
+        for _ in range(args.busy):
+            proc = mp.Process(target=_spin, args=(900,), daemon=True)
+            proc.start()
+            spinners.append(proc)
+        if spinners:
+            time.sleep(1.0)
+        results = []
+        for key in args.generators:
+            r = bench_one(key, net, Xtr, Q, args)
+            print(
+                f"{r['generator']:<20} p50 {r['p50_ms']:7.2f} ms  p95 "
+                f"{r['p95_ms']:7.2f} ms  validity {r['validity']:.3f}",
+                flush=True,
+            )
+            results.append(r)
+    finally:
+        for proc in spinners:
+            proc.terminate()
+        for proc in spinners:
+            proc.join()
+    load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    res = {
+        "device": args.device,
+        "busy": args.busy,
+        "rows": len(Q),
+        "model": model_info,
+        "torch": torch.__version__,
+        "skcf": getattr(skcf, "__version__", "?"),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "load_before": None if load_before is None else round(load_before, 2),
+        "load_after": None if load_after is None else round(load_after, 2),
+        "results": results,
+    }
+    name = f"latency_{args.device}"
+    if args.busy:
+        name += f"_busy{args.busy}"
+    if args.tag:
+        name += f"_{args.tag}"
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(res, indent=2) + "\n")
+    (out / f"{name}.md").write_text(markdown(res))
+    print(f"wrote {out / name}.json and .md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,160 @@
+"""The engine's low-overhead paths give the same numbers as the general ones."""
+
+import pytest
+import torch
+from torch import nn
+
+from skcf._engine import FISTA, CSearch, L1Distance, L2Distance, solve
+from skcf._engine._solve import _fast_logits, is_valid
+from skcf._engine._solvers import _masked
+from skcf._engine._terms import CrossEntropyLoss, HingeLoss, TermContext
+from skcf.models import MLP, DifferentiableModel
+
+
+def _mlp(seed=0, **kw):
+    torch.manual_seed(seed)
+    return MLP(5, **kw)
+
+
+def test_fast_logits_same_values_and_gradients():
+    model = DifferentiableModel(_mlp(hidden=(8, 4)))
+    fast = _fast_logits(model)
+    assert fast is not model
+    x = torch.randn(7, 5, requires_grad=True)
+    a, b = model(x), fast(x)
+    assert torch.equal(a, b)
+    (ga,) = torch.autograd.grad(a[:, 1].sum(), x)
+    (gb,) = torch.autograd.grad(b[:, 1].sum(), x)
+    assert torch.equal(ga, gb)
+
+
+def test_fast_logits_binary_logit_output():
+    module = nn.Sequential(nn.Linear(5, 3), nn.ReLU(), nn.Linear(3, 1))
+    model = DifferentiableModel(module)
+    x = torch.randn(4, 5)
+    assert torch.equal(_fast_logits(model)(x), model(x))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: DifferentiableModel(_mlp(dropout=0.1)),  # other layer type
+        lambda: DifferentiableModel(_mlp(softmax=True), output="proba"),
+        lambda: DifferentiableModel(_mlp(), preprocess=[lambda x: x * 2]),
+        lambda: DifferentiableModel(nn.Sequential(nn.Sequential(nn.Linear(5, 2)))),
+    ],
+)
+def test_fast_logits_falls_back(make):
+    model = make()
+    assert _fast_logits(model) is model
+
+
+def test_fast_logits_respects_hooks():
+    module = _mlp()
+    model = DifferentiableModel(module)
+    handle = module.net[0].register_forward_hook(lambda m, i, o: o * 0)
+    try:
+        assert _fast_logits(model) is model
+    finally:
+        handle.remove()
+    handle = nn.modules.module.register_module_forward_hook(lambda m, i, o: None)
+    try:
+        assert _fast_logits(model) is model
+    finally:
+        handle.remove()
+    assert _fast_logits(model) is not model
+
+
+def test_is_valid_fast_paths_match_general_rule():
+    torch.manual_seed(0)
+    z = torch.randn(64, 3) * 3
+    z[0, 1] = float("inf")  # +inf on the target: p is NaN, never valid
+    z[1, 0] = float("nan")
+    z[2] = torch.tensor([float("inf"), float("inf"), 0.0])
+    target = torch.randint(0, 3, (64,))
+    target[0] = 1
+    y0 = torch.randint(0, 3, (64,))
+    untargeted = torch.zeros(64, dtype=torch.bool)
+
+    def reference(tau, margin):  # the rule as written before the fast paths
+        p = torch.softmax(z, dim=1)
+        zc = z.gather(1, target.view(-1, 1)).squeeze(1)
+        other = z.scatter(1, target.view(-1, 1), float("-inf")).max(dim=1).values
+        gap = zc - other
+        pc = p.gather(1, target.view(-1, 1)).squeeze(1)
+        return (gap > 0) & (gap >= margin) & (pc >= tau)
+
+    for tau in (0.0, -1.0, 0.7):
+        for margin in (0.0, 0.5):
+            want = reference(tau, margin)
+            for fast in (False, True):
+                got = is_valid(
+                    z,
+                    target,
+                    untargeted,
+                    y0,
+                    tau=tau,
+                    margin=margin,
+                    targeted_only=fast,
+                )
+                assert torch.equal(got, want), (tau, margin, fast)
+    assert not is_valid(z, target, untargeted, y0)[0]
+
+
+@pytest.mark.parametrize("term", [HingeLoss(1.0, 0.3), CrossEntropyLoss()])
+def test_prediction_terms_targeted_only(term):
+    torch.manual_seed(1)
+    x = torch.randn(9, 4)
+    z = torch.randn(9, 3, requires_grad=True)
+    t = torch.randint(0, 3, (9,))
+    args = (x, x, z, t, torch.zeros(9, dtype=torch.bool), torch.randint(0, 3, (9,)))
+    a = term(TermContext(*args))
+    b = term(TermContext(*args, targeted_only=True))
+    assert torch.equal(a, b)
+    (ga,) = torch.autograd.grad(a.sum(), z)
+    (gb,) = torch.autograd.grad(b.sum(), z)
+    assert torch.equal(ga, gb)
+
+
+def test_distance_cache_only_without_autograd():
+    torch.manual_seed(2)
+    x, x0, w = torch.randn(5, 4), torch.randn(5, 4), torch.rand(4)
+    z = torch.zeros(5, 2)
+    t = torch.zeros(5, dtype=torch.long)
+    ctx = TermContext(x, x0, z, t, t.bool(), t)
+    with torch.no_grad():
+        l1, l2 = L1Distance(1.0, w)(ctx), L2Distance(1.0, w)(ctx)
+    assert ctx.cache
+    assert torch.equal(l1, ((x - x0) * w).abs().sum(1))
+    assert torch.equal(l2, ((x - x0) * w).pow(2).sum(1))
+    ctx = TermContext(x.requires_grad_(True), x0, z, t, t.bool(), t)
+    L2Distance(1.0, w)(ctx)
+    assert not ctx.cache
+
+
+def test_masked_identity():
+    g = torch.randn(3, 4)
+    assert _masked(g, 1.0) is g
+    m = torch.tensor([1.0, 0.0, 1.0, 1.0])
+    assert torch.equal(_masked(g, m), g * m)
+
+
+def test_n_iter_counts_every_iteration():
+    torch.manual_seed(3)
+    model = DifferentiableModel(_mlp(hidden=(8,)))
+    x0 = torch.randn(6, 5)
+    y0 = model(x0).argmax(1)
+    kw = dict(
+        terms=[HingeLoss(), L2Distance(), L1Distance(0.1)],
+        solver=FISTA(0.05),
+        search=CSearch(1.0, 3),
+        max_iter=7,
+    )
+    full = solve(model, x0, 1 - y0, early_stop=False, **kw)
+    assert full.n_iter.tolist() == [21] * 6
+    # rows already valid at the factual stop at their first iterate, each round
+    done = solve(model, x0, y0, early_stop=True, **kw)
+    assert done.n_iter.tolist() == [3] * 6
+    # patience freezes rows at different iterations: counts stay per row
+    pat = solve(model, x0, 1 - y0, early_stop=False, patience=2, **kw)
+    assert ((pat.n_iter >= 3 * 2) & (pat.n_iter <= 21)).all()
