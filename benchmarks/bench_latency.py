@@ -39,7 +39,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
 try:
     import skcf
@@ -47,8 +46,8 @@ except ImportError:  # running from a checkout without ``pip install -e .``
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     import skcf
 
+from bench_speed import train_net  # noqa: E402  (same net as bench_speed)
 from sklearn.model_selection import train_test_split
-from skorch import NeuralNetClassifier
 
 from skcf.datasets import load_german_credit
 from skcf.exceptions import CounterfactualWarning
@@ -59,7 +58,6 @@ from skcf.generators import (
     SCFEGenerator,
     WachterGenerator,
 )
-from skcf.models import MLP
 
 #: key -> (label, class, p50 target in ms); issue 10 item 2 (PGD: no target)
 GENERATORS = {
@@ -84,24 +82,8 @@ def load(args):
     Xtr, Xte, ytr, yte = train_test_split(
         X, y, test_size=0.3, random_state=args.seed, stratify=y
     )
-    torch.manual_seed(args.seed)
-    np.random.seed(args.seed)
-    net = NeuralNetClassifier(
-        MLP,
-        module__n_features=X.shape[1],
-        module__hidden=(128, 64, 16),
-        criterion=nn.CrossEntropyLoss,
-        optimizer=torch.optim.Adam,
-        lr=1e-3,
-        batch_size=32,
-        max_epochs=args.epochs,
-        train_split=None,
-        iterator_train__shuffle=True,
-        device=args.device,
-        verbose=0,
-    )
-    net.fit(Xtr, ytr)
-    acc = float((net.predict(Xte) == yte).mean())
+    net, info = train_net(Xtr, ytr, Xte, yte, args)  # bench_speed's net
+    acc = info["test_accuracy"]
     pool = Xte[net.predict(Xte) == 0]
     if len(pool) == 0:  # a degenerate net (too few epochs): explain any test row
         pool = Xte
