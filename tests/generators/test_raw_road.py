@@ -531,3 +531,57 @@ def test_compiled_map_folded_into_the_first_layer(frame, mlp_pipe):
         Custom(), preprocess=[_LinearMap(np.eye(3), np.zeros(3)).float()]
     )
     assert fold_into_first_layer(m, np.zeros((2, 3))) is m
+
+
+# ------------------------------------------------------------------ CUDA path
+# Run on a machine with a GPU (``pytest -m gpu``); skipped elsewhere.
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("cls", ALL, ids=lambda c: c.__name__)
+def test_raw_road_on_cuda_matches_cpu(cls, frame, mlp_pipe):
+    """device="cuda" on the main road: same promises, validity as on the CPU."""
+    X, y = frame
+    q = queries(mlp_pipe, X)
+    out = {}
+    for device in ("cpu", "cuda"):
+        if cls is StableNeighborSearch:
+            inner = ElasticNetGenerator(
+                mlp_pipe,
+                random_state=0,
+                device=device,
+                **FAST[ElasticNetGenerator],
+                **ACTION,
+            )
+            gen = cls(inner, steps=10, random_state=0)
+        elif cls is ECCoGenerator:
+            box = {"age": (18, 90), "income": (0, 2e4), "duration": (1, 72)}
+            bounds = {**ACTION["bounds"], **box, "has_car": (0, 1)}
+            kw = {**FAST[cls], **ACTION, "bounds": bounds}
+            gen = cls(mlp_pipe, random_state=0, device=device, **kw)
+        else:
+            gen = cls(mlp_pipe, random_state=0, device=device, **FAST[cls], **ACTION)
+        gen.fit(X, y)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", CounterfactualWarning)
+            out[device] = gen.explain(q)
+        check_returned(out[device], q, mlp_pipe, X)
+    assert out["cuda"].validity >= out["cpu"].validity - 0.1
+    assert out["cuda"].validity >= 0.8
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_sampler_on_cuda(frame):
+    from skcf.sampling import CounterfactualSampler
+
+    X, y = frame
+    y = y.copy()
+    y[np.flatnonzero(y)[:120]] = 0
+    pipe = Pipeline([("prep", prep()), ("clf", LogisticRegression(max_iter=500))])
+    pipe.fit(X, y)
+    gen = ElasticNetGenerator(pipe, random_state=0, max_iter=60, device="cuda")
+    X_res, y_res = CounterfactualSampler(generator=gen, random_state=0).fit_resample(
+        X, y
+    )
+    assert np.bincount(y_res).tolist() == [320, 320]
+    assert_array_equal(pipe.predict(X_res.iloc[len(X) :]), 1)

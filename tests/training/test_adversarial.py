@@ -222,3 +222,13 @@ def test_default_train_split_scores_the_validation_subset():
         net = cls(MLP, module__n_features=2, max_epochs=2, verbose=0, random_state=0)
         net.fit(X.astype("float32"), y)  # default train_split: a validation split
         assert 0.0 <= net.history[-1]["valid_acc"] <= 1.0
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_adversarial_training_on_cuda(moons):
+    X, y = moons
+    net = _net(device="cuda", max_epochs=2).fit(X, y)
+    assert next(net.module_.parameters()).device.type == "cuda"
+    assert np.isfinite(net.predict_proba(X)).all()
+    assert np.isfinite(net.history[-1, "train_loss"])

@@ -1,5 +1,6 @@
 """CounterfactualTrainingClassifier (seed 002)."""
 
+import copy
 import pickle
 
 import numpy as np
@@ -190,3 +191,17 @@ def test_bad_params_raise_naming_the_parameter(credit, param, value, exc):
     X, y = credit
     with pytest.raises(exc, match=param):
         _net(**{param: value}).fit(X, y)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_trains_on_cuda_and_predicts_like_its_cpu_copy(credit):
+    X, y = credit
+    net = _net(device="cuda", max_epochs=2).fit(X, y)
+    assert next(net.module_.parameters()).device.type == "cuda"
+    proba = net.predict_proba(X)
+    assert np.isfinite(proba).all()
+    module = copy.deepcopy(net.module_).cpu()
+    with torch.no_grad():
+        cpu = torch.softmax(module(torch.as_tensor(X)), dim=1).numpy()
+    np.testing.assert_allclose(cpu, proba, atol=1e-4)
