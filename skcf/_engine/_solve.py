@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+import weakref
 from collections.abc import Callable, Sequence
 
 import torch
@@ -58,8 +60,10 @@ def is_valid(
 def _plain_layers(module) -> list | None:
     """The layers of a hook-free stack of ``Linear`` / ``ReLU`` modules, else None.
 
-    Covers ``nn.Sequential`` and :class:`skcf.models.MLP` (whose ``forward`` is
-    its ``net``) built from exactly these layer types, without dropout.
+    Covers ``nn.Sequential``, :class:`skcf.models.MLP` (whose ``forward`` is
+    its ``net``) and any other module whose traced forward (``torch.fx``) is a
+    chain of ``Linear`` / ``ReLU`` calls, e.g. the usual user module
+    ``forward(x): return self.net(x)``; the trace is cached per module.
     """
     from ..models import MLP  # a late import: the models package imports the engine
 
@@ -68,20 +72,70 @@ def _plain_layers(module) -> list | None:
         if module._forward_hooks or module._forward_pre_hooks:
             return None
         module = module.net
-    if type(module) is not nn.Sequential:
-        return None
-    hooked = (module._forward_hooks, module._forward_pre_hooks)
-    if any(hooked) or module._backward_hooks or module._backward_pre_hooks:
-        return None
-    for m in module:
-        if type(m) not in (nn.Linear, nn.ReLU) or (
-            m._forward_hooks
-            or m._forward_pre_hooks
-            or m._backward_hooks
-            or m._backward_pre_hooks
-        ):
+    layers: list | None
+    if type(module) is nn.Sequential:
+        layers = list(module)
+    else:
+        layers = _traced_chain(module)
+        if layers is None:
             return None
-    return list(module)
+    if _hooked(module):
+        return None
+    for m in layers:
+        if type(m) not in (nn.Linear, nn.ReLU) or _hooked(m):
+            return None
+    return layers
+
+
+def _hooked(m) -> bool:
+    return bool(
+        m._forward_hooks
+        or m._forward_pre_hooks
+        or m._backward_hooks
+        or m._backward_pre_hooks
+    )
+
+
+_TRACED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _traced_chain(module) -> list | None:
+    """Submodules called one after the other by ``module``, or None."""
+    try:
+        return _TRACED[module]
+    except KeyError:
+        pass
+    except TypeError:  # not weak-referenceable
+        return None
+    layers = None
+    try:
+        import torch.fx
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            graph = torch.fx.symbolic_trace(module).graph
+        nodes = list(graph.nodes)
+        if (
+            len(nodes) >= 3
+            and nodes[0].op == "placeholder"
+            and nodes[-1].op == "output"
+            and all(n.op == "call_module" for n in nodes[1:-1])
+        ):
+            chain = nodes[1:-1]
+            prev = nodes[0]
+            ok = True
+            for n in chain:
+                if n.args != (prev,) or n.kwargs or len(n.users) != 1:
+                    ok = False
+                    break
+                prev = n
+            ok = ok and nodes[-1].args == (prev,) and len(nodes[0].users) == 1
+            if ok:
+                layers = [module.get_submodule(n.target) for n in chain]
+    except Exception:  # untraceable forward: keep the module's own call
+        layers = None
+    _TRACED[module] = layers
+    return layers
 
 
 def _fast_logits(model):
@@ -117,23 +171,76 @@ def _fast_logits(model):
     layers = _plain_layers(model.module)
     if layers is None:
         return model
-    linear = torch.nn.functional.linear
-    ops = [
-        (lambda x, m=m: linear(x, m.weight, m.bias))
-        if isinstance(m, torch.nn.Linear)
-        else torch.relu
-        for m in layers
-    ]
+    return _PlainStack(layers)
 
-    def logits(x: Tensor) -> Tensor:
-        for op in ops:
-            x = op(x)
+
+def _own_gradient(term) -> bool:
+    """``value_and_grad`` belongs to the class that defines ``value``.
+
+    A subclass that changes ``value`` but inherits ``value_and_grad`` would
+    get its parent's gradient: it goes through autograd instead.
+    """
+    cls = type(term)
+    return _defining(cls, "value") is _defining(cls, "value_and_grad")
+
+
+def _defining(cls, name):
+    for klass in cls.__mro__:
+        if name in vars(klass):
+            return klass
+    return None
+
+
+class _PlainStack:
+    """Logits of a plain Linear/ReLU stack, with a hand-written input gradient.
+
+    Calling it runs the same operators as the module (``F.linear``,
+    ``torch.relu``) on the same parameters. :meth:`forward_saving` also keeps
+    the ReLU outputs so that :meth:`vjp` can return ``Jᵀ g`` with one ``mm``
+    and one mask per layer, the products autograd would run, without building
+    a graph (half of a one-row iteration's time on a CPU was autograd
+    book-keeping).
+    """
+
+    def __init__(self, layers) -> None:
+        self.weights: list[Tensor] = []
+        self.ops: list[tuple[Tensor, Tensor | None] | None] = []
+        for m in layers:
+            if isinstance(m, torch.nn.Linear):
+                self.weights.append(m.weight)
+                self.ops.append((m.weight, m.bias))
+            else:
+                self.ops.append(None)
+
+    def __call__(self, x: Tensor) -> Tensor:
+        return self.forward_saving(x)[0]
+
+    def forward_saving(self, x: Tensor) -> tuple[Tensor, list]:
+        linear = torch.nn.functional.linear
+        saved: list[Tensor] = []
+        for op in self.ops:
+            if op is None:
+                x = torch.relu(x)
+                saved.append(x)
+            else:
+                x = linear(x, op[0], op[1])
         if x.dim() == 1 or x.shape[-1] == 1:  # as DifferentiableModel.logits
             z = x.reshape(-1, 1)
-            return torch.cat([torch.zeros_like(z), z], dim=1)
-        return x
+            return torch.cat([torch.zeros_like(z), z], dim=1), saved
+        return x, saved
 
-    return logits
+    def vjp(self, g: Tensor, saved: list) -> Tensor:
+        """``Jᵀ g`` for logits gradient ``g`` of shape ``(n, k)``."""
+        if self.weights[-1].shape[0] == 1:
+            g = g[:, 1:]
+        k = len(saved)
+        for op in reversed(self.ops):
+            if op is None:
+                k -= 1
+                g = g * (saved[k] > 0)
+            else:
+                g = g.mm(op[0])
+        return g
 
 
 def _default_cost(terms: Sequence[Term]):
@@ -278,6 +385,8 @@ class _Problem:
         self.n_iter = torch.zeros(n, dtype=torch.long, device=x0.device)
 
     def loss_and_grad(self, view: _View, q: Tensor, c: Tensor):
+        if self.param is None and isinstance(self.model, _PlainStack):
+            return self._loss_and_grad_plain(view, q, c)
         with torch.enable_grad():
             q = q.detach().requires_grad_(True)
             x = view.point(self, q)
@@ -296,6 +405,72 @@ class _Problem:
             (grad,) = torch.autograd.grad(loss.sum(), q)
         grad = torch.nan_to_num(grad, nan=0.0, posinf=0.0, neginf=0.0)
         return loss.detach(), logits.detach(), grad
+
+    def _loss_and_grad_plain(self, view: _View, q: Tensor, c: Tensor):
+        """:meth:`loss_and_grad` with the network's backward written by hand.
+
+        Autograd only sees the terms, with the logits as a leaf; the input
+        gradient is the terms' own ``∂L/∂x`` plus ``Jᵀ ∂L/∂z`` from the stack.
+        """
+        model = self.model
+        with torch.no_grad():
+            logits, saved = model.forward_saving(q)
+            by_hand = self._by_hand(view.ctx(q, logits), c)
+        if by_hand is not None:
+            loss, gx, gz = by_hand
+            grad = (
+                gx
+                if gz is None
+                else (gx if gx is not None else 0) + model.vjp(gz, saved)
+            )
+            if not isinstance(grad, Tensor):
+                grad = torch.zeros_like(q)
+            grad = torch.nan_to_num(grad, nan=0.0, posinf=0.0, neginf=0.0)
+            return loss, logits, grad
+        with torch.enable_grad():
+            x = q.detach().requires_grad_(True)
+            z = logits.requires_grad_(True)
+            ctx = view.ctx(x, z)
+            loss = None
+            for t in self.pred_terms:
+                v = c * t(ctx)
+                loss = v if loss is None else loss + v
+            for t in self.other_terms:
+                v = t(ctx)
+                loss = v if loss is None else loss + v
+            if loss is None:
+                loss = torch.zeros(q.shape[0], dtype=q.dtype, device=q.device)
+                gx = gz = None
+            else:
+                gx, gz = torch.autograd.grad(loss.sum(), (x, z), allow_unused=True)
+        grad = torch.zeros_like(q) if gx is None else gx
+        if gz is not None:
+            grad = grad + model.vjp(gz, saved)
+        grad = torch.nan_to_num(grad, nan=0.0, posinf=0.0, neginf=0.0)
+        return loss.detach(), logits, grad
+
+    def _by_hand(self, ctx: TermContext, c: Tensor):
+        """Loss and gradients from the terms' own ``value_and_grad``, or None."""
+        loss = gx = gz = None
+        for weight, terms in ((c, self.pred_terms), (None, self.other_terms)):
+            for t in terms:
+                r = t.value_and_grad(ctx) if _own_gradient(t) else None
+                if r is None:
+                    return None
+                v, tx, tz = r
+                if weight is not None:
+                    w = weight.view(-1, 1)
+                    v = weight * v
+                    tx = None if tx is None else w * tx
+                    tz = None if tz is None else w * tz
+                loss = v if loss is None else loss + v
+                if tx is not None:
+                    gx = tx if gx is None else gx + tx
+                if tz is not None:
+                    gz = tz if gz is None else gz + tz
+        if loss is None:
+            return None
+        return loss, gx, gz
 
     @torch.no_grad()
     def consider(self, view: _View, cand: Tensor, logits: Tensor | None) -> Tensor:
@@ -576,7 +751,8 @@ def _run_search(prob: _Problem, search, noise: Tensor | None) -> SearchResult:
     if isinstance(search, CSearch):
         st = search.init(m, x0)
         for _ in range(search.n_steps):
-            success = prob.run(rows, st["c"], None, prob.u0)
+            # a search may also hand the solver a per-row scalar (GSE's λ scale)
+            success = prob.run(rows, st["c"], st.get("radius"), prob.u0)
             search.update(st, success)
         weight = torch.where(torch.isfinite(st["hi"]), st["hi"], st["c"])
     elif isinstance(search, RadiusSearch):

@@ -82,6 +82,26 @@ class Term:
         # x * 1.0 == x bit for bit: skip the product (and its backward node)
         return value if self.weight == 1.0 else self.weight * value
 
+    def value_and_grad(self, ctx: TermContext):
+        """Weighted value and its gradients, written by hand, or None.
+
+        Returns ``(value, grad_x, grad_logits)`` (either gradient may be None
+        for a term that does not depend on it), evaluated without autograd;
+        None means "use autograd" (the default). Terms that implement it let
+        the engine skip autograd for networks whose backward it writes itself.
+        """
+        return None
+
+    def _weighted(self, value, gx, gz):
+        if self.weight == 1.0:
+            return value, gx, gz
+        w = self.weight
+        return (
+            w * value,
+            None if gx is None else w * gx,
+            None if gz is None else w * gz,
+        )
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(weight={self.weight})"
 
@@ -117,6 +137,26 @@ class HingeLoss(Term):
         margin = torch.where(ctx.untargeted, untargeted, targeted)
         return torch.clamp(margin, min=-self.confidence)
 
+    def value_and_grad(self, ctx: TermContext):
+        z = ctx.logits
+        t = ctx.target.view(-1, 1)
+        other = z.scatter(1, t, float("-inf")).max(dim=1)
+        margin = other.values - _gather(z, ctx.target)
+        up, down = other.indices.view(-1, 1), t  # +1 on the runner-up, -1 on t
+        if not ctx.targeted_only:
+            y0 = ctx.y0.view(-1, 1)
+            best = z.scatter(1, y0, float("-inf")).max(dim=1)
+            untargeted = _gather(z, ctx.y0) - best.values
+            u = ctx.untargeted
+            margin = torch.where(u, untargeted, margin)
+            up = torch.where(u.view(-1, 1), y0, up)
+            down = torch.where(u.view(-1, 1), best.indices.view(-1, 1), down)
+        value = torch.clamp(margin, min=-self.confidence)
+        active = (margin >= -self.confidence).to(z.dtype).view(-1, 1)
+        gz = torch.zeros_like(z).scatter_(1, up, active)
+        gz = gz.scatter_add_(1, down, -active)
+        return self._weighted(value, None, gz)
+
 
 class CrossEntropyLoss(Term):
     """Cross-entropy towards the target class.
@@ -135,6 +175,17 @@ class CrossEntropyLoss(Term):
         others = z.scatter(1, ctx.y0.view(-1, 1), float("-inf"))
         untargeted = -(torch.logsumexp(others, dim=1) - torch.logsumexp(z, dim=1))
         return torch.where(ctx.untargeted, untargeted, targeted)
+
+    def value_and_grad(self, ctx: TermContext):
+        if not ctx.targeted_only:
+            return None
+        z = ctx.logits
+        log_p = torch.log_softmax(z, dim=1)
+        value = -_gather(log_p, ctx.target)
+        gz = log_p.exp().scatter_add_(
+            1, ctx.target.view(-1, 1), -torch.ones_like(value).view(-1, 1)
+        )
+        return self._weighted(value, None, gz)
 
 
 class _Distance(Term):
@@ -163,6 +214,13 @@ class L1Distance(_Distance):
     def value(self, ctx: TermContext) -> Tensor:
         return self._delta(ctx).abs().sum(dim=1)
 
+    def value_and_grad(self, ctx: TermContext):
+        delta = ctx.x - ctx.x0
+        w = self.feature_weights
+        wd = delta if w is None else delta * w
+        gx = torch.sign(wd) if w is None else torch.sign(wd) * w
+        return self._weighted(wd.abs().sum(dim=1), gx, None)
+
     def prox_threshold(self, d: int, like: Tensor) -> Tensor:
         """Per-feature soft-threshold for a unit step: ``weight * w_j``."""
         w = self.feature_weights
@@ -187,6 +245,15 @@ class L2Distance(_Distance):
         if self.squared:
             return sq
         return torch.sqrt(sq + 1e-12) - 1e-6
+
+    def value_and_grad(self, ctx: TermContext):
+        if not self.squared:
+            return None
+        delta = ctx.x - ctx.x0
+        w = self.feature_weights
+        wd = delta if w is None else delta * w
+        gx = 2 * wd if w is None else 2 * wd * w
+        return self._weighted(wd.pow(2).sum(dim=1), gx, None)
 
 
 def _class_for_density(ctx: TermContext) -> Tensor:

@@ -158,3 +158,137 @@ def test_n_iter_counts_every_iteration():
     # patience freezes rows at different iterations: counts stay per row
     pat = solve(model, x0, 1 - y0, early_stop=False, patience=2, **kw)
     assert ((pat.n_iter >= 3 * 2) & (pat.n_iter <= 21)).all()
+
+
+class _UserNet(nn.Module):
+    """The usual user module: layers in a Sequential, forward calls it."""
+
+    def __init__(self, out=2):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(5, 8), nn.ReLU(), nn.Linear(8, 4), nn.ReLU(), nn.Linear(4, out)
+        )
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class _Branchy(_UserNet):
+    def forward(self, x):
+        return self.net(x) + self.net[0](x).sum(1, keepdim=True)
+
+
+def test_traced_user_module_takes_the_plain_path():
+    from skcf._engine._solve import _PlainStack
+
+    torch.manual_seed(0)
+    model = DifferentiableModel(_UserNet())
+    fast = _fast_logits(model)
+    assert isinstance(fast, _PlainStack)
+    x = torch.randn(6, 5)
+    assert torch.equal(fast(x), model(x))
+    assert _fast_logits(DifferentiableModel(_Branchy())) is not None
+    assert not isinstance(_fast_logits(DifferentiableModel(_Branchy())), _PlainStack)
+
+
+def _context(z, x, x0, untargeted=False, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    n, k = z.shape
+    target = torch.randint(0, k, (n,), generator=g)
+    y0 = (target + 1) % k
+    u = torch.zeros(n, dtype=torch.bool)
+    if untargeted:
+        u[::2] = True
+    return TermContext(x, x0, z, target, u, y0, {}, targeted_only=not untargeted)
+
+
+@pytest.mark.parametrize("untargeted", [False, True])
+@pytest.mark.parametrize(
+    "term",
+    [
+        HingeLoss(confidence=0.0),
+        HingeLoss(weight=2.5, confidence=0.7),
+        CrossEntropyLoss(weight=0.5),
+        L2Distance(1.5, feature_weights=torch.rand(5, dtype=torch.float64) + 0.1),
+        L2Distance(),
+        L1Distance(0.3, feature_weights=torch.rand(5, dtype=torch.float64) + 0.1),
+    ],
+    ids=repr,
+)
+def test_hand_written_term_gradients_match_autograd(term, untargeted):
+    torch.manual_seed(1)
+    z = torch.randn(9, 3, dtype=torch.float64, requires_grad=True)
+    x0 = torch.randn(9, 5, dtype=torch.float64)
+    x = (x0 + torch.randn(9, 5, dtype=torch.float64)).requires_grad_(True)
+    ctx = _context(z, x, x0, untargeted)
+    by_hand = term.value_and_grad(_context(z.detach(), x.detach(), x0, untargeted))
+    if by_hand is None:  # CE's untargeted branch keeps autograd
+        assert isinstance(term, CrossEntropyLoss) and untargeted
+        return
+    value = term(ctx)
+    gx, gz = torch.autograd.grad(value.sum(), (x, z), allow_unused=True)
+    v, hx, hz = by_hand
+    torch.testing.assert_close(v, value.detach())
+    for auto, hand in ((gx, hx), (gz, hz)):
+        if auto is None:
+            assert hand is None
+        else:
+            torch.testing.assert_close(hand, auto)
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_plain_stack_vjp_matches_autograd(binary):
+    from skcf._engine._solve import _PlainStack
+
+    torch.manual_seed(2)
+    module = _UserNet(out=1 if binary else 3).double()
+    stack = _fast_logits(DifferentiableModel(module))
+    assert isinstance(stack, _PlainStack)
+    x = torch.randn(7, 5, dtype=torch.float64, requires_grad=True)
+    g = torch.randn(7, 2 if binary else 3, dtype=torch.float64)
+    z, saved = stack.forward_saving(x.detach())
+    (auto,) = torch.autograd.grad((DifferentiableModel(module)(x) * g).sum(), x)
+    torch.testing.assert_close(stack.vjp(g, saved), auto)
+
+
+def test_solve_same_answer_by_hand_and_by_autograd():
+    """EN on a plain stack: the hand-written path gives autograd's iterates."""
+    from skcf._engine import _solve
+
+    torch.manual_seed(3)
+    model = DifferentiableModel(_UserNet().double())
+    x0 = torch.randn(40, 5, dtype=torch.float64)
+    target = 1 - model(x0).argmax(1)
+    kw = dict(
+        terms=[HingeLoss(confidence=0.1), L2Distance(), L1Distance(0.1)],
+        solver=FISTA(0.05),
+        search=CSearch(1.0, 3),
+        max_iter=50,
+        early_stop=False,
+    )
+    fast = solve(model, x0, target, **kw)
+    plain = _solve._PlainStack.__call__
+    original = _solve._fast_logits
+    try:  # a wrapper the engine does not recognise: the autograd path
+
+        def wrapped(m):
+            f = original(m)
+            return lambda x: plain(f, x)
+
+        _solve._fast_logits = wrapped
+        slow = solve(model, x0, target, **kw)
+    finally:
+        _solve._fast_logits = original
+    assert torch.equal(fast.found, slow.found)
+    torch.testing.assert_close(fast.x_cf, slow.x_cf, atol=1e-9, rtol=0)
+
+
+def test_subclass_changing_value_goes_through_autograd():
+    from skcf._engine._solve import _own_gradient
+
+    class Doubled(HingeLoss):
+        def value(self, ctx):
+            return 2 * super().value(ctx)
+
+    assert _own_gradient(HingeLoss()) and _own_gradient(L2Distance())
+    assert not _own_gradient(Doubled())
