@@ -7,7 +7,8 @@ import threading
 from contextlib import contextmanager
 from numbers import Integral
 
-_DEFAULTS = {"n_threads": "auto"}
+_DEFAULTS = {"n_threads": "auto", "category_cost": "frequency"}
+_CATEGORY_COSTS = ("frequency", "uniform")
 _local = threading.local()
 
 
@@ -23,7 +24,7 @@ def get_config() -> dict:
     Returns
     -------
     config : dict
-        ``{"n_threads": ...}``; see :func:`set_config`.
+        ``{"n_threads": ..., "category_cost": ...}``; see :func:`set_config`.
 
     Examples
     --------
@@ -34,7 +35,7 @@ def get_config() -> dict:
     return dict(_config())
 
 
-def set_config(n_threads=None) -> None:
+def set_config(n_threads=None, category_cost=None) -> None:
     """Set skcf's global settings (for the calling thread).
 
     Parameters
@@ -51,6 +52,19 @@ def set_config(n_threads=None) -> None:
         - ``"torch"``: leave torch's setting alone (skcf before this option).
 
         None leaves the current value unchanged.
+    category_cost : {"frequency", "uniform"} or None, default=None
+        Cost of moving a categorical column to a category, on the raw-data
+        road (a generator given the user's preprocessing pipeline), read when
+        a generator is fitted (kept as its ``category_cost_``):
+
+        - ``"frequency"`` (the default setting): a move to category ``v``
+          costs about ``0.5 * (1 - log p_v)`` with ``p_v`` its smoothed
+          training frequency, so recourse does not favour a category nobody
+          has (e.g. Adult's "Married-AF-spouse").
+        - ``"uniform"``: every category of a column costs the same (the
+          frequency of each taken as ``1 / n_categories``).
+
+        None leaves the current value unchanged.
 
     Examples
     --------
@@ -63,15 +77,24 @@ def set_config(n_threads=None) -> None:
     if n_threads is not None:
         _check_n_threads(n_threads)
         _config()["n_threads"] = n_threads
+    if category_cost is not None:
+        if category_cost not in _CATEGORY_COSTS:
+            raise ValueError(
+                f"category_cost must be one of {_CATEGORY_COSTS}, got "
+                f"{category_cost!r}."
+            )
+        _config()["category_cost"] = category_cost
 
 
 @contextmanager
-def config_context(*, n_threads=None):
+def config_context(*, n_threads=None, category_cost=None):
     """Temporarily change skcf's settings (see :func:`set_config`).
 
     Parameters
     ----------
     n_threads : "auto", int, "torch" or None, default=None
+        As in :func:`set_config`; None keeps the current value.
+    category_cost : {"frequency", "uniform"} or None, default=None
         As in :func:`set_config`; None keeps the current value.
 
     Examples
@@ -84,7 +107,7 @@ def config_context(*, n_threads=None):
     'auto'
     """
     old = get_config()
-    set_config(n_threads=n_threads)
+    set_config(n_threads=n_threads, category_cost=category_cost)
     try:
         yield
     finally:

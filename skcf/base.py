@@ -19,6 +19,7 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from ._config import get_config
 from ._engine import Constraints, inward_bounds, solve
 from ._engine._threads import engine_threads, model_cost
 from .exceptions import ConstraintError, CounterfactualWarning
@@ -429,7 +430,8 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             self.scale_ = robust_scale(X)
             self.constraints_ = self._build_constraints(X)
         else:
-            self.scale_ = self.space_.search_scale(X)
+            self.category_cost_ = get_config()["category_cost"]
+            self.scale_ = self.space_.search_scale(X, self.category_cost_)
             self.constraints_ = self.space_.constraints(
                 immutable=self.immutable,
                 increase_only=self.increase_only,

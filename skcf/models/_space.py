@@ -1295,14 +1295,17 @@ class TabularSpace:
         """Per-column cost unit: the MAD in original units, 1 for categories."""
         return np.array([c.mad if c.kind == "numeric" else 1.0 for c in self.columns])
 
-    def search_scale(self, Z: np.ndarray) -> np.ndarray:
+    def search_scale(
+        self, Z: np.ndarray, category_cost: str = "frequency"
+    ) -> np.ndarray:
         """Per-coordinate cost scale of the search space (``scale_``).
 
         Numeric coordinates: their MAD (std fallback) in search units. A
         category slot: ``1 / (0.5 * (1 - log p))`` with ``p`` the category's
         smoothed training frequency, so a switch between two common
         categories costs about one MAD and a move to a category almost nobody
-        has costs several.
+        has costs several. With ``category_cost="uniform"`` every category
+        of a column gets ``p = 1 / n_categories`` (the same cost).
         """
         from ..utils._scale import robust_scale
 
@@ -1312,6 +1315,8 @@ class TabularSpace:
                 freq = info.frequency
                 if info.unknown:
                     freq = np.r_[freq, freq.min()]
+                if category_cost == "uniform":
+                    freq = np.full(len(freq), 1.0 / len(freq))
                 scale[info.search] = 1.0 / (0.5 * (1.0 - np.log(freq)))
         return scale
 

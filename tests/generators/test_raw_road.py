@@ -585,3 +585,22 @@ def test_sampler_on_cuda(frame):
     )
     assert np.bincount(y_res).tolist() == [320, 320]
     assert_array_equal(pipe.predict(X_res.iloc[len(X) :]), 1)
+
+
+def test_category_cost_frequency_by_default_uniform_on_request(frame, lr_pipe):
+    import skcf
+
+    X, _ = frame
+    freq = ElasticNetGenerator(lr_pipe).fit(X)
+    with skcf.config_context(category_cost="uniform"):
+        uni = ElasticNetGenerator(lr_pipe).fit(X)
+    assert freq.category_cost_ == "frequency" and uni.category_cost_ == "uniform"
+    assert skcf.get_config()["category_cost"] == "frequency"
+    housing = next(c for c in freq.space_.columns if c.name == "housing")
+    f_scale = np.asarray(freq.scale_)[housing.search]
+    u_scale = np.asarray(uni.scale_)[housing.search]
+    # "free" (10 %) costs more than "own" (60 %); uniform: all the same
+    assert f_scale.max() / f_scale.min() > 1.3
+    np.testing.assert_allclose(u_scale, u_scale[0])
+    with pytest.raises(ValueError, match="category_cost must be one of"):
+        skcf.set_config(category_cost="free")
