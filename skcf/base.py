@@ -725,6 +725,7 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             None if c.get("origin") is None else t(c["origin"]).to(dtype),
             None if c.get("rank") is None else t(c["rank"]).to(dtype),
             None if c.get("rank_dir") is None else t(c["rank_dir"]),
+            None if c.get("stay") is None else t(c["stay"]),
         )
 
     # ---------------------------------------------------------- transform

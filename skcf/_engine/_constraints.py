@@ -36,6 +36,10 @@ class Constraints:
         the order), -1 (only down) or 0 (either way, or not ordered). A
         directed group forbids, per row, the columns on the wrong side of the
         factual's category; :meth:`violation_flags` flags a move the wrong way.
+    stay : Tensor of shape (d,), bool, optional
+        Features whose upper bound also admits the row's own factual value: a
+        place a row may stay on but never move to (the slot of a category the
+        encoder never saw, which a factual can hold).
     """
 
     lower: Tensor
@@ -49,6 +53,7 @@ class Constraints:
     origin: Tensor | None = None
     rank: Tensor | None = None
     rank_dir: Tensor | None = None
+    stay: Tensor | None = None
     _packed: tuple | None = field(default=None, init=False, repr=False)
     _ranked: tuple | None = field(default=None, init=False, repr=False)
 
@@ -71,6 +76,7 @@ class Constraints:
             None if self.origin is None else self.origin.to(device=device, dtype=dtype),
             None if self.rank is None else self.rank.to(device=device, dtype=dtype),
             None if self.rank_dir is None else self.rank_dir.to(device),
+            None if self.stay is None else self.stay.to(device),
         )
 
     def packed_groups(self) -> tuple[Tensor, Tensor, Tensor, Tensor] | None:
@@ -143,6 +149,8 @@ class Constraints:
         hi = self.upper.expand_as(x0)
         lo = torch.where(self.increase_only, torch.maximum(lo, x0), lo)
         hi = torch.where(self.decrease_only, torch.minimum(hi, x0), hi)
+        if self.stay is not None:
+            hi = torch.where(self.stay, torch.maximum(hi, x0), hi)
         ranked = self.ranked_groups()
         if ranked is not None:  # ordered categories: only one way from x0's
             R, _, rank, rank_dir = ranked
@@ -245,7 +253,10 @@ class Constraints:
         delta = x - x0
         bad = (~self.mutable) & (delta != 0)
         # bounds bind what may move; an immutable feature is what it is
-        bad |= self.mutable & ((x < self.lower - tol) | (x > self.upper + tol))
+        upper = self.upper
+        if self.stay is not None:  # the factual's own place is allowed
+            upper = torch.where(self.stay, torch.maximum(upper, x0), upper)
+        bad |= self.mutable & ((x < self.lower - tol) | (x > upper + tol))
         bad |= self.increase_only & (delta < -tol)
         bad |= self.decrease_only & (delta > tol)
         if self.integer is not None:

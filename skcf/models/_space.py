@@ -931,6 +931,7 @@ class TabularSpace:
         integer = np.zeros(d, dtype=bool)
         step, origin = np.ones(d), np.zeros(d)
         rank, rank_dir = np.zeros(d), np.zeros(d, dtype=np.int8)
+        stay = np.zeros(d, dtype=bool)  # unknown slots: a factual may stay there
         groups = []
         names = self.feature_names
         links = self._links()
@@ -1009,7 +1010,8 @@ class TabularSpace:
                     upper[s[: len(info.categories or [])]] = 0.0
                     upper[s[allowed]] = 1.0
                 if info.unknown:
-                    upper[s[-1]] = 0.0  # never move to an unseen category
+                    upper[s[-1]] = 0.0  # never move to an unseen category,
+                    stay[s[-1]] = True  # but a factual holding one may keep it
                 sources = []  # (rank, direction, column) of each directed column
                 if info.ordered and (j in inc_cols or j in dec_cols):
                     sources.append((info.rank, 1 if j in inc_cols else -1, info.name))
@@ -1055,6 +1057,7 @@ class TabularSpace:
             "origin": origin,
             "rank": rank if rank_dir.any() else None,
             "rank_dir": rank_dir if rank_dir.any() else None,
+            "stay": stay if stay.any() else None,
             "columns": {
                 "onehot": [
                     [

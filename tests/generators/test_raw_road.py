@@ -604,3 +604,27 @@ def test_category_cost_frequency_by_default_uniform_on_request(frame, lr_pipe):
     np.testing.assert_allclose(u_scale, u_scale[0])
     with pytest.raises(ValueError, match="category_cost must be one of"):
         skcf.set_config(category_cost="free")
+
+
+@pytest.mark.parametrize(
+    "cls", [ElasticNetGenerator, GrowingSpheresGenerator], ids=lambda c: c.__name__
+)
+def test_unseen_category_may_stay_but_is_never_a_destination(cls, frame, lr_pipe):
+    """A factual's category the encoder never saw is kept unless moving helps."""
+    X, _ = frame
+    q = queries(lr_pipe, X, n=40).copy()
+    q["housing"] = "castle"  # not a training category; the encoder ignores it
+    gen = cls(lr_pipe, random_state=0).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CounterfactualWarning)
+        cf = gen.explain(q)
+    out = cf.X_cf
+    assert cf.validity >= 0.9
+    assert (cf.violations[cf.valid] == 0).all()
+    kept = out["housing"] == "castle"
+    assert kept[cf.valid].mean() > 0.5  # not forced to move any more
+    # a move goes to a training category, never to another unseen one
+    assert set(out.loc[~kept, "housing"]) <= set(X["housing"])
+    y_cf = lr_pipe.predict(out)
+    assert_array_equal(y_cf[cf.valid], cf.y_cf_pred[cf.valid])
+    assert (y_cf[cf.valid] != lr_pipe.predict(q)[cf.valid]).all()
