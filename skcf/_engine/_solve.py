@@ -329,10 +329,12 @@ class _Problem:
         param=None,
         keep_last=False,
         within_linf=None,
+        final_only=False,
     ):
         self.model = model
         self.keep_last = keep_last
         self.within_linf = within_linf
+        self.final_only = final_only
         self.param = param
         self.x0 = x0
         self.target = target
@@ -536,13 +538,15 @@ class _Problem:
         for it in range(self.max_iter):
             query = solver.query(state)
             loss, logits, grad = self.loss_and_grad(view, query, c)
-            cand = solver.candidate(state)
-            ok = self.consider(view, cand, logits if cand is query else None)
-            if view.full:
-                success |= ok
-            else:
-                success[active] |= ok
-            done = ok if self.early_stop else None
+            done = None
+            if not self.final_only:
+                cand = solver.candidate(state)
+                ok = self.consider(view, cand, logits if cand is query else None)
+                if view.full:
+                    success |= ok
+                else:
+                    success[active] |= ok
+                done = ok if self.early_stop else None
             if self.patience:
                 # relative improvement; the first finite loss always improves on inf
                 improved = (
@@ -573,6 +577,10 @@ class _Problem:
             if done is not None and bool(done.any()):
                 self.n_iter[view.rows] += it + 1 - credited
                 credited = it + 1
+                if self.final_only:  # a stalled row's final iterate is this one
+                    left = active[done]
+                    last = solver.candidate({k: v[done] for k, v in state.items()})
+                    success[left] |= self.consider(_View(self, rows[left]), last, None)
                 keep = ~done
                 active = active[keep]
                 if active.shape[0] == 0:
@@ -612,6 +620,7 @@ def solve(
     param=None,
     keep_last: bool = False,
     within_linf: float | None = None,
+    final_only: bool = False,
 ) -> SearchResult:
     """Minimise ``c·prediction terms + other terms`` per row under constraints.
 
@@ -669,6 +678,12 @@ def solve(
         Also return, as ``SearchResult.x_within``, each row's last iterate whose
         perturbation satisfies ``‖x - x0‖∞ < within_linf`` (``x0`` if none):
         the adversarial example of counterfactual training (seed 002, Eq. 3).
+    final_only : bool
+        Look only at each run's final iterate (after ``max_iter`` steps, or
+        when ``patience`` stops the row): a row succeeds in a search round only
+        if that iterate is valid, as ART's attacks decide (implies no early
+        stop).
+
 
     Returns
     -------
@@ -735,6 +750,7 @@ def solve(
             param,
             keep_last,
             within_linf,
+            final_only,
         )
         with engine_threads(work):
             parts.append(

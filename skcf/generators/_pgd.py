@@ -74,6 +74,12 @@ class PGDGenerator(BaseGenerator):
     random_start : bool, default=False
         Start from a uniformly drawn point of the ball (seeded by
         ``random_state``) instead of the factual.
+    all_steps : bool, default=False
+        False: a row stops at its first valid iterate. True: every radius runs
+        all ``steps`` steps and a row has a counterfactual at a radius only if
+        its final iterate is valid, as IBM ART's PGD decides (the min-ε PGD
+        baseline of seed 001); slower, and the returned point lies deeper in
+        the target class.
 
     %(actionability)s
 
@@ -136,6 +142,7 @@ class PGDGenerator(BaseGenerator):
         "step_size": [Interval(Real, 0, None, closed="neither"), None],
         "loss": loss_constraint,
         "random_start": ["boolean"],
+        "all_steps": ["boolean"],
     }
 
     def __init__(
@@ -152,6 +159,7 @@ class PGDGenerator(BaseGenerator):
         step_size=None,
         loss="ce",
         random_start=False,
+        all_steps=False,
         immutable=None,
         increase_only=None,
         decrease_only=None,
@@ -175,6 +183,7 @@ class PGDGenerator(BaseGenerator):
         self.step_size = step_size
         self.loss = loss
         self.random_start = random_start
+        self.all_steps = all_steps
         self.immutable = immutable
         self.increase_only = increase_only
         self.decrease_only = decrease_only
@@ -215,5 +224,6 @@ class PGDGenerator(BaseGenerator):
                 self.max_eps_, self._n_radii(), random_start=self.random_start
             ),
             max_iter=self.steps,
-            early_stop=True,
+            early_stop=not self.all_steps,
+            final_only=self.all_steps,
         )

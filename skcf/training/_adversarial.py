@@ -25,9 +25,11 @@ class AdversarialTrainingClassifier(BaseTrainingClassifier):
     (:class:`~skcf.generators.PGDGenerator`'s configuration, run against the
     module in eval mode with its parameters frozen, so no ``.grad`` leaks into
     training); the network is then trained on the mixed batch with the true
-    labels. A row stops as soon as it is misclassified; rows that resist keep
-    their last PGD iterate. ``steps=1, step_size=1.0, random_start=False`` is
-    FGSM (ℓ∞) / FGM (ℓ2).
+    labels. By default a row stops as soon as it is misclassified (rows that
+    resist keep their last PGD iterate); ``full_inner_max=True`` is Madry et
+    al.'s inner maximisation as written: every row takes all ``steps`` and
+    its final iterate is the training example.
+    ``steps=1, step_size=1.0, random_start=False`` is FGSM (ℓ∞) / FGM (ℓ2).
 
     Actionability holds for the perturbations: immutable columns are never
     perturbed, one-directional ones move only their way, everything stays in
@@ -64,6 +66,11 @@ class AdversarialTrainingClassifier(BaseTrainingClassifier):
         Share of each batch replaced by adversarial examples (0: plain training).
     random_start : bool, default=True
         Start PGD from a uniform random point of the ball (Madry et al.).
+    full_inner_max : bool, default=False
+        Run all PGD steps for every row and train on the final iterate
+        (Madry et al.'s full inner maximisation; seed 003's setting), instead
+        of stopping a row at its first misclassified iterate (cheaper; the
+        example sits just across the boundary rather than deep in the ball).
     immutable, increase_only, decrease_only : array-like of int or str, default=None
         Actionability of the perturbations (indices, or names for DataFrames).
     bounds : "infer", dict or None, default="infer"
@@ -154,6 +161,7 @@ class AdversarialTrainingClassifier(BaseTrainingClassifier):
         "norm": [StrOptions({"linf", "l2"})],
         "adv_fraction": [Interval(Real, 0, 1, closed="both")],
         "random_start": ["boolean"],
+        "full_inner_max": ["boolean"],
     }
 
     def __init__(
@@ -167,6 +175,7 @@ class AdversarialTrainingClassifier(BaseTrainingClassifier):
         norm="linf",
         adv_fraction=0.5,
         random_start=True,
+        full_inner_max=False,
         immutable=None,
         increase_only=None,
         decrease_only=None,
@@ -201,6 +210,7 @@ class AdversarialTrainingClassifier(BaseTrainingClassifier):
         self.norm = norm
         self.adv_fraction = adv_fraction
         self.random_start = random_start
+        self.full_inner_max = full_inner_max
 
     def _build_generator(self):
         return PGDGenerator(
@@ -213,6 +223,7 @@ class AdversarialTrainingClassifier(BaseTrainingClassifier):
             step_size=self.step_size,
             loss="ce",
             random_start=bool(self.random_start),
+            all_steps=bool(self.full_inner_max),
             **self._actionability_params(),
         )
 
