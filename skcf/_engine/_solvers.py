@@ -282,7 +282,9 @@ class APG(FISTA):
     l0_weight : float
         ℓ0 penalty λ (ignored when ``max_changes`` is set).
     max_changes : int, optional
-        Hard limit ``m`` on the number of changed features.
+        Hard limit ``m`` on the number of changed features. Features where
+        the factual lies outside its row box must move and count against
+        ``m``; a row with more than ``m`` of them moves them all (ℓ0 > m).
     """
 
     def __init__(
@@ -300,13 +302,19 @@ class APG(FISTA):
         z = super()._prox(z, ctx, lr)
         clamped = torch.minimum(torch.maximum(z, ctx.lo - ctx.x0), ctx.hi - ctx.x0)
         gain = z * z - (z - clamped) ** 2
+        # a factual outside its row box must move there (δ = 0 is infeasible):
+        # such a coordinate is always kept and counts against the budget m, so
+        # no later box projection changes a coordinate the prox set to zero
+        forced = (ctx.lo > ctx.x0) | (ctx.hi < ctx.x0)
         if self.max_changes is not None:
             m = min(int(self.max_changes), z.shape[1])
-            top = gain.topk(m, dim=1).indices
+            ranked = torch.where(forced, torch.full_like(gain, float("inf")), gain)
+            top = ranked.topk(m, dim=1).indices
             keep = torch.zeros_like(z, dtype=torch.bool).scatter_(1, top, True)
-            keep &= gain > 0
+            keep &= (gain > 0) | forced
+            keep |= forced  # more forced moves than m: the bounds win (ℓ0 > m)
         elif self.l0_weight > 0:
-            keep = gain > 2.0 * lr * self.l0_weight
+            keep = (gain > 2.0 * lr * self.l0_weight) | forced
         else:
             return clamped
         return torch.where(keep, clamped, torch.zeros_like(z))

@@ -100,3 +100,28 @@ def test_madry_full_inner_maximisation_goes_deeper():
     with torch.no_grad():
         assert loss(full).mean() > loss(first).mean()
     assert np.abs(full - X).max() <= 0.3 + 1e-5
+
+
+def test_scfe_l0_budget_holds_when_the_factual_is_out_of_bounds():
+    from sklearn.datasets import load_wine
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    from skcf.generators import SCFEGenerator
+
+    X, y = load_wine(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    y = (y == 0).astype(int)
+    clf = LogisticRegression(max_iter=1000).fit(X, y)
+    gen = SCFEGenerator(
+        clf, max_changes=2, density="knn", max_iter=80, random_state=0
+    ).fit(X, y)
+    Q = X[:30].copy()
+    Q[:, 3] = X[:, 3].max() + 10.0  # outside the inferred bounds
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CounterfactualWarning)
+        cf = gen.explain(Q)
+    assert cf.validity > 0.5
+    assert int(np.asarray(cf.l0)[cf.valid].max()) <= 2
+    # the out-of-bounds feature is one of the (at most) two that moved
+    assert (cf.X_cf[cf.valid, 3] < Q[cf.valid, 3]).all()
