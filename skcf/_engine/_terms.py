@@ -188,6 +188,26 @@ class CrossEntropyLoss(Term):
         return self._weighted(value, None, gz)
 
 
+class ProbabilityHingeLoss(Term):
+    """CFProto's prediction loss on probabilities of the original class.
+
+    ``max(p_{y0}(x) - max_{i≠y0} p_i(x), -kappa)`` (seed 000, Eq. 3): it only
+    pushes away from the original class ``y0``; the prototype term says where
+    to go.
+    """
+
+    is_prediction = True
+
+    def __init__(self, weight: float = 1.0, confidence: float = 0.0) -> None:
+        super().__init__(weight)
+        self.confidence = float(confidence)
+
+    def value(self, ctx: TermContext) -> Tensor:
+        p = torch.softmax(ctx.logits, dim=1)
+        margin = _gather(p, ctx.y0) - _max_other(p, ctx.y0)
+        return torch.clamp(margin, min=-self.confidence)
+
+
 class _Distance(Term):
     def __init__(self, weight: float = 1.0, feature_weights: Tensor | None = None):
         super().__init__(weight)

@@ -10,7 +10,13 @@ from sklearn.neighbors import KDTree
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
-from ..utils._sklearn_compat import HasMethods, Interval, _fit_context, validate_data
+from ..utils._sklearn_compat import (
+    HasMethods,
+    Interval,
+    StrOptions,
+    _fit_context,
+    validate_data,
+)
 
 __all__ = ["PrototypeIndex"]
 
@@ -46,6 +52,12 @@ class PrototypeIndex(BaseEstimator):
         K, the number of nearest same-class rows averaged into a prototype. A
         class with fewer training rows uses all of them (see
         ``n_neighbors_``).
+
+    kind : {"mean", "kth"}, default="mean"
+        ``"mean"``: the prototype is the mean code of the ``n_neighbors``
+        nearest rows (seed 000's ``L_proto``). ``"kth"``: the code of the
+        ``n_neighbors``-th nearest row itself, as the reference
+        implementation's k-d tree mode does (``n_neighbors=1``: the nearest).
 
     encoder : object with an ``encode`` method or None, default=None
         Maps rows to codes, e.g. a fitted :class:`~skcf.density.Autoencoder` or
@@ -105,11 +117,13 @@ class PrototypeIndex(BaseEstimator):
 
     _parameter_constraints: dict = {
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "kind": [StrOptions({"mean", "kth"})],
         "encoder": [HasMethods(["encode"]), None],
     }
 
-    def __init__(self, n_neighbors=5, *, encoder=None):
+    def __init__(self, n_neighbors=5, *, kind="mean", encoder=None):
         self.n_neighbors = n_neighbors
+        self.kind = kind
         self.encoder = encoder
 
     def __sklearn_tags__(self):
@@ -199,6 +213,9 @@ class PrototypeIndex(BaseEstimator):
             zip(self.trees_, self.codes_, self.n_neighbors_)
         ):
             ind = tree.query(codes, k=int(k), return_distance=False)  # (n, k)
-            prototypes[:, c] = class_codes[ind].mean(axis=1)
+            if self.kind == "kth":  # sorted by distance: the k-th nearest row
+                prototypes[:, c] = class_codes[ind[:, -1]]
+            else:
+                prototypes[:, c] = class_codes[ind].mean(axis=1)
         distances = np.linalg.norm(codes[:, None, :] - prototypes, axis=2)
         return prototypes, distances

@@ -46,7 +46,9 @@ class LatentSearchGenerator(BaseGenerator):
         Width of each latent shell.
 
     max_rounds : int, default=10
-        Shells searched before a row is given up.
+        Shells searched before a row is given up. ``max_rounds=1`` is seed
+        001's setting (App. B.3): one ball of radius ``radius`` (1.0), and the
+        rows without a valid sample in it get no counterfactual.
 
     %(actionability)s
 

@@ -16,6 +16,7 @@ from .._engine import (
     PrototypeTerm,
     ReconstructionTerm,
 )
+from .._engine._terms import ProbabilityHingeLoss
 from ..base import BaseGenerator
 from ..utils._docstring import generator_docstring
 from ..utils._sklearn_compat import HasMethods, Interval, StrOptions
@@ -79,6 +80,16 @@ class ProtoGenerator(BaseGenerator):
     max_iter : int, default=100
         Iterations per search round (seed 001: 100).
 
+    reference : bool, default=False
+        The reference implementation's choices (alibi's CFProto; seed 000)
+        instead of ours: ``L_pred`` on the *probabilities* of the original
+        class, ``max(p_{t0} - max_{i≠t0} p_i, -κ)``, instead of logits; the
+        prototype is the ``n_neighbors``-th nearest encoding of the target
+        class (its k-d tree mode) instead of the mean of the ``n_neighbors``
+        nearest; valid iterates ranked by the elastic-net distance
+        ``β‖δ‖₁ + ‖δ‖₂²`` instead of the loss without ``L_pred``. With
+        ``n_neighbors=1`` the prototype is the nearest encoding either way.
+
     %(actionability)s
 
     %(engine)s
@@ -135,6 +146,7 @@ class ProtoGenerator(BaseGenerator):
         "n_search_steps": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "max_iter": max_iter_constraint,
+        "reference": ["boolean"],
     }
 
     def __init__(
@@ -152,6 +164,7 @@ class ProtoGenerator(BaseGenerator):
         n_search_steps=5,
         lr=0.01,
         max_iter=100,
+        reference=False,
         immutable=None,
         increase_only=None,
         decrease_only=None,
@@ -176,6 +189,7 @@ class ProtoGenerator(BaseGenerator):
         self.n_search_steps = n_search_steps
         self.lr = lr
         self.max_iter = max_iter
+        self.reference = reference
         self.immutable = immutable
         self.increase_only = increase_only
         self.decrease_only = decrease_only
@@ -192,7 +206,10 @@ class ProtoGenerator(BaseGenerator):
         from ..density import PrototypeIndex
 
         self.autoencoder_ = _fit_autoencoder(self, X)
-        self.prototypes_ = PrototypeIndex(self.n_neighbors, encoder=self.autoencoder_)
+        kind = "kth" if self.reference else "mean"
+        self.prototypes_ = PrototypeIndex(
+            self.n_neighbors, kind=kind, encoder=self.autoencoder_
+        )
         self.prototypes_.fit(X, _class_indices(self, X, y))
 
     def _prepare(self, X, y0, tgt, untargeted, device, dtype):
@@ -217,7 +234,12 @@ class ProtoGenerator(BaseGenerator):
             return module.decode(module.encode(x))
 
         l2, l1 = L2Distance(1.0), L1Distance(self.beta)
-        terms = [HingeLoss(confidence=self.confidence), l2, l1]
+        pred = (
+            ProbabilityHingeLoss(confidence=self.confidence)
+            if self.reference
+            else HingeLoss(confidence=self.confidence)
+        )
+        terms = [pred, l2, l1]
         if module is not None and self.gamma > 0:
             terms.append(ReconstructionTerm(autoencode, self.gamma))
         if self.theta > 0:
@@ -234,8 +256,11 @@ class ProtoGenerator(BaseGenerator):
             search=CSearch(self.initial_c, self.n_search_steps),
             max_iter=self.max_iter,
             early_stop=False,
-            margin=self.confidence,
+            # κ is a probability margin in the reference mode: validity is the
+            # target class winning (the hinge pushes it κ clear)
+            margin=0.0 if self.reference else self.confidence,
             patience=max(self.max_iter // 10, 5),
+            cost_fn=(lambda ctx: l1(ctx) + l2(ctx)) if self.reference else None,
             # valid iterates are ranked by the whole loss without L_pred, so the
             # prototype and autoencoder terms shape the answer, not just the path
         )

@@ -125,3 +125,33 @@ def test_scfe_l0_budget_holds_when_the_factual_is_out_of_bounds():
     assert int(np.asarray(cf.l0)[cf.valid].max()) <= 2
     # the out-of-bounds feature is one of the (at most) two that moved
     assert (cf.X_cf[cf.valid, 3] < Q[cf.valid, 3]).all()
+
+
+def test_cfproto_reference_mode():
+    from sklearn.datasets import load_wine
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.preprocessing import StandardScaler
+
+    from skcf.density import PrototypeIndex
+    from skcf.generators import ProtoGenerator
+
+    X, y = load_wine(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    clf = MLPClassifier((16,), max_iter=800, random_state=0).fit(X, y)
+    # k-th nearest row itself vs the mean of the k nearest
+    kth = PrototypeIndex(3, kind="kth").fit(X, y)
+    mean = PrototypeIndex(3).fit(X, y)
+    p_kth, _ = kth.query(X[:5])
+    p_mean, _ = mean.query(X[:5])
+    rows = {tuple(r) for r in X.round(12)}
+    assert all(tuple(p.round(12)) in rows for p in p_kth[:, 1])
+    assert not np.allclose(p_kth, p_mean)
+    kw = dict(target="other", max_iter=60, n_search_steps=3, random_state=0)
+    ours = ProtoGenerator(clf, **kw).fit(X, y)
+    ref = ProtoGenerator(clf, reference=True, **kw).fit(X, y)
+    assert ref.prototypes_.kind == "kth" and ours.prototypes_.kind == "mean"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CounterfactualWarning)
+        cf = ref.explain(X[:20])
+    assert cf.validity >= 0.9
+    assert (clf.predict(cf.X_cf[cf.valid]) != clf.predict(X[:20][cf.valid])).all()
