@@ -15,7 +15,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.metrics import pairwise_distances_chunked
 from sklearn.neighbors import LocalOutlierFactor, NearestNeighbors
-from sklearn.utils import check_array
+from sklearn.utils import check_array, check_random_state
 
 from ..base import BaseGenerator
 from ..utils._sklearn_compat import HasMethods, Interval, StrOptions, validate_params
@@ -322,7 +322,11 @@ def knn_manifold_distance(
 @validate_params(
     {
         **_LABELLED,
-        "radius": [Interval(Real, 0, None, closed="neither"), None],
+        "radius": [
+            Interval(Real, 0, None, closed="neither"),
+            StrOptions({"point"}),
+            None,
+        ],
         "empty": [StrOptions({"nearest", "nan"})],
     },
     prefer_skip_nested_validation=True,
@@ -366,10 +370,13 @@ def sphere_manifold_distance(
         matched against ``y_ref``. None uses all reference rows.
     y_ref : array-like of shape (n_ref,), default=None
         Class label of each reference row; given together with ``y_cf``.
-    radius : float, default=None
+    radius : float, "point" or None, default=None
         Radius ε of the ball. None uses 20 % of the mean pairwise distance of
         ``X_ref``; that costs O(n_ref²) distance evaluations (chunked), so pass
-        a radius for large reference sets.
+        a radius for large reference sets. ``"point"`` reads seed 003's "20 %
+        of the average distance from a given point to all other points" per
+        counterfactual: each row's ball has radius 20 % of its own mean
+        distance to the reference rows (O(n · n_ref), chunked).
     empty : {"nearest", "nan"}, default="nearest"
         What a counterfactual with no reference row of its class in the ball
         scores: the distance to the nearest one, or ``nan`` (skipped by the
@@ -407,6 +414,8 @@ def sphere_manifold_distance(
     X_cf, X_ref = _check_ref(X_cf, X_ref, func)
     y_cf, y_ref = _check_class_labels(y_cf, y_ref, X_cf.shape[0], X_ref.shape[0], func)
     X_cf, y_cf = _select(valid, X_cf, y_cf, func)
+    if isinstance(radius, str):  # "point": one radius per counterfactual
+        return _sphere_per_point(X_cf, X_ref, y_cf, y_ref, empty, reduce, func)
     if radius is None:
         if X_ref.shape[0] < 2:
             raise ValueError(
@@ -430,6 +439,45 @@ def sphere_manifold_distance(
             dist, _ = nn.kneighbors(X_cf[rows[~inside]], n_neighbors=1)
             values[~inside] = dist[:, 0]
         out[rows] = values
+    if reduce is None:
+        return out
+    if not np.any(~np.isnan(out)):
+        return float("nan")
+    agg = np.nanmean if reduce == "mean" else np.nanmedian
+    return float(agg(out))
+
+
+def _sphere_per_point(X_cf, X_ref, y_cf, y_ref, empty, reduce, func):
+    """:func:`sphere_manifold_distance` with radius 20 % of each row's mean
+    distance to all reference rows."""
+    r = (
+        np.concatenate(
+            [
+                d.mean(axis=1)
+                for d in pairwise_distances_chunked(X_cf, X_ref)  # all classes
+            ]
+        )
+        * _SPHERE_FRACTION
+        if len(X_cf)
+        else np.empty(0)
+    )
+    out = np.empty(X_cf.shape[0], dtype=np.float64)
+    for rows, ref_mask, _ in _class_groups(y_cf, y_ref, X_cf.shape[0], func):
+        ref = X_ref if ref_mask is None else X_ref[ref_mask]
+        values = []
+        start = 0
+        for d in pairwise_distances_chunked(X_cf[rows], ref):
+            rad = r[rows[start : start + len(d)]][:, None]
+            start += len(d)
+            inside = d <= rad
+            count = inside.sum(axis=1)
+            total = np.where(inside, d, 0.0).sum(axis=1)
+            v = np.full(len(d), np.nan)
+            v[count > 0] = total[count > 0] / count[count > 0]
+            if empty == "nearest":
+                v = np.where(count > 0, v, d.min(axis=1))
+            values.append(v)
+        out[rows] = np.concatenate(values) if values else np.empty(0)
     if reduce is None:
         return out
     if not np.any(~np.isnan(out)):
@@ -572,6 +620,8 @@ def _default_epsilon(gt, min_samples):
         "min_samples": [Interval(Integral, 1, None, closed="left")],
         "valid": ["array-like", None],
         "reduce": [StrOptions({"mean"}), None],
+        "n_ball_samples": [Interval(Integral, 0, None, closed="left")],
+        "random_state": ["random_state"],
     },
     prefer_skip_nested_validation=True,
 )
@@ -585,6 +635,8 @@ def connectedness_score(
     min_samples=2,
     valid=None,
     reduce="mean",
+    n_ball_samples=0,
+    random_state=None,
 ):
     """Fraction of counterfactuals ε-connected to the training data (higher is better).
 
@@ -617,16 +669,21 @@ def connectedness_score(
     ``epsilon`` of it. DBSCAN compares distances with ``<=``, the definition with
     ``<``; they differ only on ties.
 
-    Approximation. Laugel et al. also draw points uniformly in the ball
-    ``B(e, ||e - a_0||)`` around ``e`` (``a_0`` the nearest ground-truth-backed
-    row), label them with the model and let chains run through the ones
-    classified ``c``, so that a chain may cross a region of class ``c`` that
-    holds no training row. This function does not sample (it is deterministic
-    and costs one neighbour search per class); chains run through training rows
-    only. Every chain it finds is a valid ε-chain, so the score is a lower bound
-    of their justification rate for the same ε; counterfactuals close to the
-    decision boundary but further than ε from the data of their class count as
-    not connected.
+    Ball sampling (Laugel et al.'s procedure). Laugel et al. also draw points
+    uniformly in the ball ``B(e, ||e - a_0||)`` around ``e`` (``a_0`` the
+    nearest ground-truth-backed row of class ``c``), label them with the model
+    and let chains run through the ones classified ``c``, so that a chain may
+    cross a region of class ``c`` that holds no training row. With
+    ``n_ball_samples > 0`` this function does the same: per counterfactual,
+    ``n_ball_samples`` points in that ball (seeded by ``random_state``), one
+    ``predict`` call for all of them, and ``e`` is connected when an ε-chain
+    through ``e``, its samples of class ``c`` and the ground-truth rows of
+    ``c`` inside the ball reaches a ground-truth row (connected components of
+    each row's ε-graph, computed for all rows at once; ``min_samples`` must be
+    2 there). With ``n_ball_samples=0`` (the default; deterministic, one
+    neighbour search per class) chains run through training rows only: every
+    chain found is a valid ε-chain, so the score is a lower bound of the
+    sampled one for the same ε.
 
     Parameters
     ----------
@@ -659,6 +716,11 @@ def connectedness_score(
         Counterfactuals to score (e.g. ``cf.valid``); None scores all.
     reduce : {"mean"} or None, default="mean"
         ``"mean"`` returns the connected fraction; None one bool per row.
+    n_ball_samples : int, default=0
+        Points sampled in each counterfactual's ball ``B(e, ||e - a_0||)``
+        (Laugel et al.; they used a few hundred); 0 uses training rows only.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the ball samples.
 
     Returns
     -------
@@ -738,6 +800,13 @@ def connectedness_score(
             )
         pooled = float(np.quantile(np.concatenate(known), _EPS_QUANTILE))
 
+    if n_ball_samples and min_samples != 2:
+        raise ValueError(
+            "connectedness_score with n_ball_samples > 0 follows ε-chains "
+            f"(min_samples=2); got min_samples={min_samples}."
+        )
+    rng = np.random.RandomState(None) if random_state is None else random_state
+    rng = check_random_state(rng)
     connected = np.zeros(n, dtype=bool)
     for label in classes_present:  # a loop over classes, not rows
         rows = np.flatnonzero(y_cf == label)
@@ -746,6 +815,11 @@ def connectedness_score(
         if eps is None:
             d = kdist[label]
             eps = pooled if d is None else float(np.quantile(d, _EPS_QUANTILE))
+        if n_ball_samples:
+            connected[rows] = _ball_chains(
+                X_cf[rows], gt, eps, n_ball_samples, label, predict, to_labels, rng
+            )
+            continue
         nn = NearestNeighbors(radius=eps).fit(gt)
         # ground-truth neighbours of each counterfactual (CSR, distance <= eps)
         graph = nn.radius_neighbors_graph(X_cf[rows], mode="connectivity")
@@ -761,3 +835,51 @@ def connectedness_score(
     if reduce is None:
         return connected
     return float(connected.mean()) if n else float("nan")
+
+
+def _ball_chains(E, gt, eps, m, label, predict, to_labels, rng):
+    """Laugel et al.'s test for rows ``E`` of one class, all rows at once.
+
+    Row ``i``'s graph holds ``e_i``, its ``m`` ball samples classified
+    ``label`` and the ground-truth rows inside the ball (at least its nearest
+    one, ``a_0``, on the sphere); edges join points closer than ``eps``. The
+    row is connected when ``e_i``'s component holds a ground-truth row.
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    n, d = E.shape
+    nn = NearestNeighbors(n_neighbors=1).fit(gt)
+    r = nn.kneighbors(E)[0][:, 0]  # ‖e - a_0‖
+    direction = rng.standard_normal((n, m, d))
+    direction /= np.maximum(np.linalg.norm(direction, axis=2, keepdims=True), 1e-300)
+    radius = r[:, None, None] * rng.uniform(size=(n, m, 1)) ** (1.0 / d)
+    S = E[:, None, :] + direction * radius  # (n, m, d)
+    keep = to_labels(predict(S.reshape(n * m, d))).astype(object).reshape(n, m)
+    keep = keep == label
+    # ground-truth rows in each ball (a_0 on its sphere: a relative slack)
+    slack = r * (1 + 1e-9) + 1e-12
+    dists, idxs = nn.radius_neighbors(E, radius=float(slack.max()))
+    blocks, offsets, is_gt, total = [], [], [], 0
+    for i in range(n):  # each row's point set; the arithmetic is batched below
+        own = idxs[i][dists[i] <= slack[i]]
+        pts = np.vstack([E[i : i + 1], S[i][keep[i]], gt[own]])
+        blocks.append(pts)
+        offsets.append(total)
+        is_gt.append(
+            np.r_[np.zeros(len(pts) - len(own), bool), np.ones(len(own), bool)]
+        )
+        total += len(pts)
+    P = np.vstack(blocks)
+    owner = np.repeat(np.arange(n), [len(b) for b in blocks])
+    graph = NearestNeighbors(radius=eps).fit(P).radius_neighbors_graph(P).tocoo()
+    same = owner[graph.row] == owner[graph.col]  # edges inside one row's graph
+    adj = coo_matrix(
+        (np.ones(int(same.sum())), (graph.row[same], graph.col[same])),
+        shape=(total, total),
+    )
+    _, comp = connected_components(adj, directed=False)
+    gt_flag = np.concatenate(is_gt)
+    hit = np.zeros(comp.max() + 1, dtype=bool)
+    hit[comp[gt_flag]] = True
+    return hit[comp[np.asarray(offsets)]]

@@ -155,3 +155,39 @@ def test_cfproto_reference_mode():
         cf = ref.explain(X[:20])
     assert cf.validity >= 0.9
     assert (clf.predict(cf.X_cf[cf.valid]) != clf.predict(X[:20][cf.valid])).all()
+
+
+def test_connectedness_ball_sampling_finds_chains_through_empty_regions():
+    from sklearn.linear_model import LogisticRegression
+
+    from skcf.metrics import connectedness_score
+
+    # class-1 training data only at x in [4, 5]; the model says class 1 for x > 0
+    X_ref = np.r_[np.linspace(-5, -4, 20), np.linspace(4, 5, 20)].reshape(-1, 1)
+    y_ref = (X_ref[:, 0] > 0).astype(int)
+    clf = LogisticRegression().fit(X_ref, y_ref)
+    X_cf = np.array([[1.0], [4.5]])
+    kw = dict(epsilon=0.2, reduce=None)
+    rows_only = connectedness_score(clf, X_cf, X_ref, y_ref, **kw)
+    sampled = connectedness_score(
+        clf, X_cf, X_ref, y_ref, n_ball_samples=200, random_state=0, **kw
+    )
+    assert rows_only.tolist() == [False, True]  # x=1 is 3 away from class-1 data
+    assert sampled.tolist() == [True, True]  # a chain through sampled class-1 points
+    assert (sampled >= rows_only).all()
+    with pytest.raises(ValueError, match="min_samples=2"):
+        connectedness_score(clf, X_cf, X_ref, y_ref, n_ball_samples=5, min_samples=3)
+
+
+def test_sphere_manifold_distance_per_point_radius():
+    from skcf.metrics import sphere_manifold_distance
+
+    rng = np.random.default_rng(0)
+    X_ref = rng.normal(size=(60, 3))
+    X_cf = rng.normal(size=(7, 3))
+    got = sphere_manifold_distance(X_cf, X_ref, radius="point", reduce=None)
+    for i, x in enumerate(X_cf):  # the definition, one row at a time
+        d = np.linalg.norm(X_ref - x, axis=1)
+        r = 0.2 * d.mean()
+        want = d[d <= r].mean() if (d <= r).any() else d.min()
+        assert got[i] == pytest.approx(want)
