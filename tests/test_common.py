@@ -20,6 +20,8 @@ INIT_PARAMS = {
     "GrowingSpheresGenerator": dict(n_samples=50, max_layers=10),
     "SCFEGenerator": dict(max_iter=10, n_search_steps=1, density="knn"),
     "ProtoGenerator": dict(max_iter=10, n_search_steps=1),
+    "CEMGenerator": dict(max_iter=10, n_search_steps=2),
+    "DCFEGenerator": dict(max_iter=10, n_search_steps=2),
     "REVISEGenerator": dict(
         max_iter=10,
         n_search_steps=1,

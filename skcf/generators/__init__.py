@@ -1,6 +1,8 @@
 """Counterfactual generators: sklearn transformers on the shared engine."""
 
 from ..base import CounterfactualSet
+from ._cem import CEMGenerator
+from ._dcfe import DCFEGenerator
 from ._ead import ElasticNetGenerator
 from ._ecco import ECCoGenerator
 from ._growing_spheres import GrowingSpheresGenerator
@@ -13,7 +15,9 @@ from ._sns import StableNeighborSearch
 from ._wachter import WachterGenerator
 
 __all__ = [
+    "CEMGenerator",
     "CounterfactualSet",
+    "DCFEGenerator",
     "ECCoGenerator",
     "ElasticNetGenerator",
     "GrowingSpheresGenerator",
