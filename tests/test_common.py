@@ -22,6 +22,7 @@ INIT_PARAMS = {
     "ProtoGenerator": dict(max_iter=10, n_search_steps=1),
     "CEMGenerator": dict(max_iter=10, n_search_steps=2),
     "DCFEGenerator": dict(max_iter=10, n_search_steps=2),
+    "GroupSparseGenerator": dict(max_iter=20, n_search_steps=2),
     "REVISEGenerator": dict(
         max_iter=10,
         n_search_steps=1,

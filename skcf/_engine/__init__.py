@@ -6,6 +6,14 @@ owns an optimisation loop.
 """
 
 from ._constraints import Constraints, inward_bounds
+from ._prox import (
+    GroupCount,
+    GroupNeighbourhood,
+    GroupSparseNAG,
+    ImageNeighbourhood,
+    LambdaSearch,
+    prox_lp,
+)
 from ._result import SearchResult
 from ._search import CSearch, RadiusSearch
 from ._solve import is_valid, solve
@@ -33,9 +41,14 @@ __all__ = [
     "DensityTerm",
     "EnergyTerm",
     "FISTA",
+    "GroupCount",
+    "GroupNeighbourhood",
+    "GroupSparseNAG",
     "HingeLoss",
+    "ImageNeighbourhood",
     "L1Distance",
     "L2Distance",
+    "LambdaSearch",
     "PrototypeTerm",
     "ReconstructionTerm",
     "ProjectedGradient",
@@ -48,5 +61,6 @@ __all__ = [
     "TermContext",
     "inward_bounds",
     "is_valid",
+    "prox_lp",
     "solve",
 ]

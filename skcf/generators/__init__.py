@@ -6,6 +6,7 @@ from ._dcfe import DCFEGenerator
 from ._ead import ElasticNetGenerator
 from ._ecco import ECCoGenerator
 from ._growing_spheres import GrowingSpheresGenerator
+from ._gse import GroupSparseGenerator
 from ._latent_search import LatentSearchGenerator
 from ._pgd import PGDGenerator
 from ._proto import ProtoGenerator
@@ -20,6 +21,7 @@ __all__ = [
     "DCFEGenerator",
     "ECCoGenerator",
     "ElasticNetGenerator",
+    "GroupSparseGenerator",
     "GrowingSpheresGenerator",
     "LatentSearchGenerator",
     "PGDGenerator",

@@ -19,6 +19,14 @@ from ._distance import (
     proximity,
     sparsity,
 )
+from ._group import (
+    adversarial_saliency_map,
+    changed_pixels,
+    cluster_count,
+    grad_cam,
+    group_l0_distance,
+    interpretability_score,
+)
 from ._plausibility import (
     connectedness_score,
     knn_manifold_distance,
@@ -32,9 +40,15 @@ from ._timing import time_per_counterfactual
 from ._validity import redundancy, validity_score
 
 __all__ = [
+    "adversarial_saliency_map",
+    "changed_pixels",
+    "cluster_count",
     "connectedness_score",
     "constraint_violations",
     "cost_invalidation_r2",
+    "grad_cam",
+    "group_l0_distance",
+    "interpretability_score",
     "invalidation_rate",
     "knn_manifold_distance",
     "l0_distance",
