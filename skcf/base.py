@@ -22,7 +22,11 @@ from sklearn.utils.validation import check_is_fitted
 from ._config import get_config
 from ._engine import Constraints, inward_bounds, solve
 from ._engine._threads import engine_threads, model_cost
-from .exceptions import ConstraintError, CounterfactualWarning
+from .exceptions import (
+    ConstraintError,
+    CounterfactualWarning,
+    NotDifferentiableError,
+)
 from .models import as_differentiable, as_model
 from .models._adapters import BlackBoxModel, _is_fitted, _is_skorch
 from .models._space import (
@@ -403,6 +407,7 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self : object
             Fitted generator.
         """
+        self._inferred_road = self._wants_inferred_space(X)
         X, y = self._validate_fit_data(X, y)
         if isinstance(self.bounds, str) and X.shape[0] < 2:
             raise ValueError(
@@ -464,8 +469,24 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             ) from exc
 
     def _raw_road(self):
-        """Whether ``estimator`` is a pipeline whose preprocessing skcf compiles."""
-        return is_raw_pipeline(self.estimator)
+        """Whether the search runs in a compiled space: ``estimator`` is a
+        pipeline whose preprocessing skcf compiles, or (gradient-free
+        generators) a model fitted on a raw frame, whose space is inferred
+        from the data."""
+        return is_raw_pipeline(self.estimator) or bool(
+            getattr(self, "_inferred_road", False)
+        )
+
+    def _wants_inferred_space(self, X):
+        """A gradient-free search of a raw frame with string / category / bool
+        columns for a model that is not a compilable pipeline."""
+        from .models._inferred import has_non_numeric_columns
+
+        return (
+            not self._requires_gradients
+            and not is_raw_pipeline(self.estimator)
+            and has_non_numeric_columns(X)
+        )
 
     def _validate_raw(self, X, reset):
         """Check a raw input (DataFrame or array) without converting it."""
@@ -490,13 +511,36 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         return X
 
     def _compile_space(self, estimator, X):
+        self._inferred_pipeline = None
         if not self._raw_road():
             return None
+        if not getattr(self, "_inferred_road", False):
+            try:
+                return TabularSpace.from_pipeline(
+                    unfrozen(estimator),
+                    X,
+                    categorical=self.categorical,
+                    integer=self.integer,
+                )
+            except NotDifferentiableError:
+                # a step skcf cannot compile: a gradient-free search can still
+                # ask the whole pipeline on raw frames from an inferred space
+                if self._requires_gradients or not hasattr(X, "dtypes"):
+                    raise
+        from .models._inferred import infer_pipeline
+
+        self._inferred_pipeline = infer_pipeline(unfrozen(estimator), X)
         return TabularSpace.from_pipeline(
-            unfrozen(estimator), X, categorical=self.categorical, integer=self.integer
+            self._inferred_pipeline,
+            X,
+            categorical=self.categorical,
+            integer=self.integer,
         )
 
     def _final_estimator(self):
+        inferred = getattr(self, "_inferred_pipeline", None)
+        if inferred is not None:
+            return inferred.steps[-1][1]
         return unfrozen(self.estimator_).steps[-1][1]
 
     def _validate_fit_data(self, X, y):

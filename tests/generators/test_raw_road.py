@@ -628,3 +628,54 @@ def test_unseen_category_may_stay_but_is_never_a_destination(cls, frame, lr_pipe
     y_cf = lr_pipe.predict(out)
     assert_array_equal(y_cf[cf.valid], cf.y_cf_pred[cf.valid])
     assert (y_cf[cf.valid] != lr_pipe.predict(q)[cf.valid]).all()
+
+
+@pytest.fixture(scope="module")
+def native_hgb(frame):
+    """A model fitted on the raw frame itself (categories handled natively)."""
+    X, y = frame
+    X = X.assign(housing=X["housing"].astype("category"))
+    hgb = HistGradientBoostingClassifier(
+        categorical_features="from_dtype", max_iter=30, random_state=0
+    )
+    return X, hgb.fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "cls", [GrowingSpheresGenerator, LatentSearchGenerator], ids=lambda c: c.__name__
+)
+def test_gradient_free_on_a_frame_native_model_infers_the_space(cls, native_hgb):
+    X, hgb = native_hgb
+    q = queries(hgb, X)
+    gen = cls(hgb, random_state=0, **FAST[cls], **ACTION).fit(X)
+    assert gen.space_ is not None  # inferred from the frame's dtypes
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CounterfactualWarning)
+        cf = gen.explain(q)
+    assert cf.validity >= 0.8
+    check_returned(cf, q, hgb, X)  # judged by the model itself on our frame
+
+
+def test_gradient_free_falls_back_to_an_inferred_space_for_unsupported_steps(frame):
+    X, y = frame
+    ct = ColumnTransformer(
+        [
+            (
+                "bins",
+                KBinsDiscretizer(n_bins=3, quantile_method="averaged_inverted_cdf"),
+                ["income"],
+            ),
+            ("num", StandardScaler(), ["age", "duration"]),
+            ("cat", OneHotEncoder(handle_unknown="ignore"), CATEGORICAL),
+        ]
+    )
+    pipe = Pipeline([("prep", ct), ("clf", LogisticRegression())]).fit(X, y)
+    q = queries(pipe, X)
+    gen = GrowingSpheresGenerator(pipe, random_state=0, **ACTION).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CounterfactualWarning)
+        cf = gen.explain(q)
+    assert cf.validity >= 0.8
+    check_returned(cf, q, pipe, X)
+    with pytest.raises(NotDifferentiableError, match="KBinsDiscretizer"):
+        WachterGenerator(pipe).fit(X)  # gradients still need a compiled map
