@@ -828,10 +828,14 @@ def git_state():
             text=True,
             timeout=10,
             check=True,
-        ).stdout.strip()
-        commit = run("rev-parse", "--short", "HEAD")
+        ).stdout
+        commit = run("rev-parse", "--short", "HEAD").strip()
+        # porcelain lines are "XY path": strip after slicing (a leading space
+        # of the status is part of the format)
         dirty = [
-            line[3:] for line in run("status", "--porcelain", "--", "skcf").splitlines()
+            line[3:].strip()
+            for line in run("status", "--porcelain", "--", "skcf").splitlines()
+            if line.strip()
         ]
     except (OSError, subprocess.SubprocessError):
         return None
