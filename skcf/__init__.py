@@ -13,6 +13,7 @@ __version__ = "0.1.0.dev0"
 _SUBMODULES = [
     "base",
     "datasets",
+    "density",
     "evaluation",
     "exceptions",
     "generators",

@@ -25,6 +25,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# The hand-written pages: README.md and the markdown pages directly in docs/.
+# Not the Sphinx machinery (docs/conf.py, docs/_ext/, rst templates) nor what
+# a build generates (docs/_build/, docs/api/, docs/auto_examples/,
+# docs/gen_modules/): the glob is not recursive and takes only *.md.
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 # Loaders that read files not shipped with skcf (German credit is embedded).
@@ -89,6 +93,7 @@ def test_pages_are_collected():
     assert (ROOT / "README.md") in PAGES
     assert len(PAGES) > 1, "no docs/*.md page found"
     assert any(b.skip is None for b in BLOCKS["README.md"])
+    assert all(p.suffix == ".md" and p.parent in (ROOT, ROOT / "docs") for p in PAGES)
 
 
 def test_skip_markers_precede_python_blocks():

@@ -520,7 +520,7 @@ default="relu"
 
         Returns
         -------
-        X : ndarray of shape (n_samples, n_features_in_)
+        X : ndarray of shape (n_samples, `n_features_in_`)
             Decoded rows (float32).
         """
         return self._map(lambda m, z: m.decode(z), Z, codes=True)
@@ -734,7 +734,7 @@ default="relu"
 
         Returns
         -------
-        X : ndarray of shape (n_samples, n_features_in_)
+        X : ndarray of shape (n_samples, `n_features_in_`)
             Generated rows.
         """
         self.check_is_fitted()
