@@ -23,6 +23,7 @@ INIT_PARAMS = {
     "CEMGenerator": dict(max_iter=10, n_search_steps=2),
     "DCFEGenerator": dict(max_iter=10, n_search_steps=2),
     "GroupSparseGenerator": dict(max_iter=20, n_search_steps=2),
+    "ActionableRecourseGenerator": dict(n_grid=8, n_samples=200, max_candidates=2),
     "REVISEGenerator": dict(
         max_iter=10,
         n_search_steps=1,

@@ -1,6 +1,7 @@
 """Counterfactual generators: sklearn transformers on the shared engine."""
 
 from ..base import CounterfactualSet
+from ._actionable_recourse import ActionableRecourseGenerator
 from ._cem import CEMGenerator
 from ._dcfe import DCFEGenerator
 from ._ead import ElasticNetGenerator
@@ -16,6 +17,7 @@ from ._sns import StableNeighborSearch
 from ._wachter import WachterGenerator
 
 __all__ = [
+    "ActionableRecourseGenerator",
     "CEMGenerator",
     "CounterfactualSet",
     "DCFEGenerator",

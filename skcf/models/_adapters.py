@@ -351,7 +351,11 @@ def _ends_in_logsoftmax(module: nn.Module) -> bool:
 #: constant, not a discovery call: the adapters sit below the generators (base
 #: -> models -> discovery -> base would be an import circle); a test checks it
 #: against ``skcf.utils.all_estimators``.
-GRADIENT_FREE_GENERATORS = ("GrowingSpheresGenerator", "LatentSearchGenerator")
+GRADIENT_FREE_GENERATORS = (
+    "ActionableRecourseGenerator",
+    "GrowingSpheresGenerator",
+    "LatentSearchGenerator",
+)
 
 
 def _gradient_free_names() -> str:
