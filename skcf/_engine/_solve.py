@@ -393,26 +393,31 @@ class _Problem:
             q = q.detach().requires_grad_(True)
             x = view.point(self, q)
             logits = self.model(x)
-            ctx = view.ctx(x, logits)
-            # 0 + v == v (up to the sign of a zero): start from the first term
-            loss = None
-            for t in self.pred_terms:
-                v = c * t(ctx)
-                loss = v if loss is None else loss + v
-            for t in self.other_terms:
-                v = t(ctx)
-                loss = v if loss is None else loss + v
+            loss = self._term_loss(view.ctx(x, logits), c)
             if loss is None:
                 loss = torch.zeros(q.shape[0], dtype=q.dtype, device=q.device)
             (grad,) = torch.autograd.grad(loss.sum(), q)
         grad = torch.nan_to_num(grad, nan=0.0, posinf=0.0, neginf=0.0)
         return loss.detach(), logits.detach(), grad
 
+    def _term_loss(self, ctx: TermContext, c: Tensor) -> Tensor | None:
+        """``c·(prediction terms) + other terms`` per row (None without terms)."""
+        # 0 + v == v (up to the sign of a zero): start from the first term
+        loss = None
+        for t in self.pred_terms:
+            v = c * t(ctx)
+            loss = v if loss is None else loss + v
+        for t in self.other_terms:
+            v = t(ctx)
+            loss = v if loss is None else loss + v
+        return loss
+
     def _loss_and_grad_plain(self, view: _View, q: Tensor, c: Tensor):
         """:meth:`loss_and_grad` with the network's backward written by hand.
 
-        Autograd only sees the terms, with the logits as a leaf; the input
-        gradient is the terms' own ``∂L/∂x`` plus ``Jᵀ ∂L/∂z`` from the stack.
+        The terms' gradients come from their own ``value_and_grad`` when every
+        term has one, else from autograd with the logits as a leaf; the input
+        gradient is the terms' ``∂L/∂x`` plus ``Jᵀ ∂L/∂z`` from the stack.
         """
         model = self.model
         with torch.no_grad():
@@ -420,36 +425,21 @@ class _Problem:
             by_hand = self._by_hand(view.ctx(q, logits), c)
         if by_hand is not None:
             loss, gx, gz = by_hand
-            grad = (
-                gx
-                if gz is None
-                else (gx if gx is not None else 0) + model.vjp(gz, saved)
-            )
-            if not isinstance(grad, Tensor):
-                grad = torch.zeros_like(q)
-            grad = torch.nan_to_num(grad, nan=0.0, posinf=0.0, neginf=0.0)
-            return loss, logits, grad
-        with torch.enable_grad():
-            x = q.detach().requires_grad_(True)
-            z = logits.requires_grad_(True)
-            ctx = view.ctx(x, z)
-            loss = None
-            for t in self.pred_terms:
-                v = c * t(ctx)
-                loss = v if loss is None else loss + v
-            for t in self.other_terms:
-                v = t(ctx)
-                loss = v if loss is None else loss + v
-            if loss is None:
-                loss = torch.zeros(q.shape[0], dtype=q.dtype, device=q.device)
-                gx = gz = None
-            else:
-                gx, gz = torch.autograd.grad(loss.sum(), (x, z), allow_unused=True)
+        else:
+            with torch.enable_grad():
+                x = q.detach().requires_grad_(True)
+                z = logits.requires_grad_(True)
+                loss = self._term_loss(view.ctx(x, z), c)
+                if loss is None:
+                    loss, gx, gz = torch.zeros_like(q[:, 0]), None, None
+                else:
+                    gx, gz = torch.autograd.grad(loss.sum(), (x, z), allow_unused=True)
+            loss, logits = loss.detach(), logits.detach()
         grad = torch.zeros_like(q) if gx is None else gx
         if gz is not None:
             grad = grad + model.vjp(gz, saved)
         grad = torch.nan_to_num(grad, nan=0.0, posinf=0.0, neginf=0.0)
-        return loss.detach(), logits, grad
+        return loss, logits, grad
 
     def _by_hand(self, ctx: TermContext, c: Tensor):
         """Loss and gradients from the terms' own ``value_and_grad``, or None."""

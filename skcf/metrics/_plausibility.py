@@ -439,6 +439,11 @@ def sphere_manifold_distance(
             dist, _ = nn.kneighbors(X_cf[rows[~inside]], n_neighbors=1)
             values[~inside] = dist[:, 0]
         out[rows] = values
+    return _nan_reduce(out, reduce)
+
+
+def _nan_reduce(out, reduce):
+    """Per-row values (``reduce=None``), or their NaN-skipping mean / median."""
     if reduce is None:
         return out
     if not np.any(~np.isnan(out)):
@@ -478,12 +483,7 @@ def _sphere_per_point(X_cf, X_ref, y_cf, y_ref, empty, reduce, func):
                 v = np.where(count > 0, v, d.min(axis=1))
             values.append(v)
         out[rows] = np.concatenate(values) if values else np.empty(0)
-    if reduce is None:
-        return out
-    if not np.any(~np.isnan(out)):
-        return float("nan")
-    agg = np.nanmean if reduce == "mean" else np.nanmedian
-    return float(agg(out))
+    return _nan_reduce(out, reduce)
 
 
 # ----------------------------------------------------------------------- yNN
