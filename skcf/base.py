@@ -346,6 +346,20 @@ def _fmt(value):
     return repr(value)
 
 
+def _raw_training_net(estimator):
+    """A fitted skcf training net with a ``preprocessor`` (raw rows in), else None."""
+    from .training._base import BaseTrainingClassifier
+
+    net = unfrozen(estimator)
+    if (
+        isinstance(net, BaseTrainingClassifier)
+        and net.preprocessor is not None
+        and getattr(net, "space_", None) is not None
+    ):
+        return net
+    return None
+
+
 class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Base class of counterfactual generators (not for direct use).
 
@@ -473,8 +487,10 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         pipeline whose preprocessing skcf compiles, or (gradient-free
         generators) a model fitted on a raw frame, whose space is inferred
         from the data."""
-        return is_raw_pipeline(self.estimator) or bool(
-            getattr(self, "_inferred_road", False)
+        return (
+            is_raw_pipeline(self.estimator)
+            or _raw_training_net(self.estimator) is not None
+            or bool(getattr(self, "_inferred_road", False))
         )
 
     def _wants_inferred_space(self, X):
@@ -514,6 +530,9 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self._inferred_pipeline = None
         if not self._raw_road():
             return None
+        net = _raw_training_net(estimator)
+        if net is not None:  # a training net compiled its preprocessing itself
+            return net.space_
         if not getattr(self, "_inferred_road", False):
             try:
                 return TabularSpace.from_pipeline(
@@ -541,6 +560,11 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         inferred = getattr(self, "_inferred_pipeline", None)
         if inferred is not None:
             return inferred.steps[-1][1]
+        net = _raw_training_net(self.estimator_)
+        if net is not None:  # the user's module, reading the preprocessed rows
+            model = net._engine_model(net.module_.net)
+            model.classes = np.asarray(net.classes_)
+            return model
         return unfrozen(self.estimator_).steps[-1][1]
 
     def _validate_fit_data(self, X, y):

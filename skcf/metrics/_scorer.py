@@ -49,7 +49,7 @@ _HIGHER_IS_BETTER = ("validity", "score", "ynn", "connectedness")
 _CHARGED = (*_DISTANCES, "sparsity", "redundancy", *_PLAUSIBILITY)
 
 # keyword options each named metric accepts, with their defaults
-_OPTIONS = {
+_OPTIONS: dict[str, dict] = {
     "validity": {},
     "score": {},
     "l0": {"scale": None, "valid_only": False, "reduce": "mean", "atol": 1e-8},

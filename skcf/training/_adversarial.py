@@ -99,6 +99,17 @@ class AdversarialTrainingClassifier(BaseTrainingClassifier):
         Seeds the choice of perturbed rows and the random starts (module
         initialisation and batch shuffling use torch's global generator, as
         in skorch).
+    preprocessor : sklearn transformer or None, default=None
+        The raw-data road: an (unfitted) preprocessing such as a
+        ``ColumnTransformer`` of scalers and encoders. ``fit`` then takes the
+        raw DataFrame, fits and compiles the preprocessing
+        (:class:`~skcf.models.TabularSpace`, attributes ``preprocessor_`` and
+        ``space_``), and trains the module — which reads the preprocessed
+        features — on the compiled search space, so the actionability
+        parameters name original columns and the inner generator keeps
+        categories one-hot and integers integral; ``predict`` /
+        ``predict_proba`` take raw rows, and skcf's generators explain the
+        fitted net on raw rows too.
 
     Attributes
     ----------
@@ -186,6 +197,7 @@ class AdversarialTrainingClassifier(BaseTrainingClassifier):
         on_divergence="raise",
         divergence_factor=1000.0,
         random_state=None,
+        preprocessor=None,
         **kwargs,
     ):
         super().__init__(
@@ -202,6 +214,7 @@ class AdversarialTrainingClassifier(BaseTrainingClassifier):
             on_divergence=on_divergence,
             divergence_factor=divergence_factor,
             random_state=random_state,
+            preprocessor=preprocessor,
             **kwargs,
         )
         self.eps = eps
@@ -266,12 +279,18 @@ class AdversarialTrainingClassifier(BaseTrainingClassifier):
         Returns
         -------
         X_adv : ndarray of shape (n_samples, n_features), dtype float32
-            Perturbed rows (within ``eps`` of ``X`` and the constraints).
+            Perturbed rows (within ``eps`` of ``X`` and the constraints). With
+            a ``preprocessor``: raw rows like ``X`` (``eps`` is then measured
+            in the compiled search space, where the net was attacked).
         """
         self.check_is_fitted(["generator_"])
+        X_raw = X
         X = self._validate_X(X, reset=False)
         y = self.label_encoder_.transform(np.asarray(y))
         device = torch.device(self.device)
         x = torch.as_tensor(X, device=device)
         adv = self._perturb(x, torch.as_tensor(y, device=device, dtype=torch.long))
-        return adv.cpu().numpy()
+        adv = adv.cpu().numpy()
+        if self.preprocessor is not None:
+            return self.space_.decode(adv, X_raw, X)
+        return adv

@@ -76,9 +76,11 @@ class BaseTrainingClassifier(NeuralNetClassifier):
         on_divergence="raise",
         divergence_factor=1000.0,
         random_state=None,
+        preprocessor=None,
         **kwargs,
     ):
         super().__init__(module, *args, criterion=criterion, **kwargs)
+        self.preprocessor = preprocessor
         self.immutable = immutable
         self.increase_only = increase_only
         self.decrease_only = decrease_only
@@ -92,6 +94,9 @@ class BaseTrainingClassifier(NeuralNetClassifier):
 
     # ------------------------------------------------------------- data
     def _validate_X(self, X, reset):
+        if self.preprocessor is not None:  # raw rows: the compiled search space
+            validate_data(self, X, reset=reset, skip_check_array=True)
+            return np.ascontiguousarray(self.space_.encode(X), dtype=np.float32)
         if isinstance(X, torch.Tensor):
             X = X.detach().cpu().numpy()
         X = validate_data(self, X, reset=reset, dtype=[np.float32, np.float64])
@@ -130,7 +135,14 @@ class BaseTrainingClassifier(NeuralNetClassifier):
             The fitted net.
         """
         if not self.warm_start or not self.initialized_:
-            for attr in ("label_encoder_", "generator_", "rng_", "class_prior_"):
+            for attr in (
+                "label_encoder_",
+                "generator_",
+                "rng_",
+                "class_prior_",
+                "preprocessor_",
+                "space_",
+            ):
                 self.__dict__.pop(attr, None)
             self.initialized_ = False
         return self.partial_fit(X, y, **fit_params)
@@ -161,6 +173,8 @@ class BaseTrainingClassifier(NeuralNetClassifier):
                 f"{type(self).__name__} requires y to be passed, but the target y "
                 "is None."
             )
+        if first and self.preprocessor is not None:
+            self._compile_preprocessor(X, y)
         X = self._validate_X(X, reset=first)
         y = column_or_1d(y, warn=True)
         check_consistent_length(X, y)
@@ -218,6 +232,7 @@ class BaseTrainingClassifier(NeuralNetClassifier):
         in ``fit`` are used.
         """
         kwargs = self.get_params_for("module")
+        names = {}
         if isinstance(self.module, type):
             names = inspect.signature(self.module).parameters
             enc = self.__dict__.get("label_encoder_")
@@ -225,8 +240,27 @@ class BaseTrainingClassifier(NeuralNetClassifier):
                 kwargs.setdefault("n_features", int(self.n_features_in_))
             if "n_classes" in names and enc is not None:
                 kwargs.setdefault("n_classes", len(enc.classes_))
-        self.module_ = self.initialized_instance(self.module, kwargs)
+        space = self.__dict__.get("space_")
+        if space is not None and isinstance(self.module, type):
+            if "n_features" in names:  # the module reads the preprocessed rows
+                kwargs["n_features"] = int(space.weight.shape[1])
+        module = self.initialized_instance(self.module, kwargs)
+        if space is not None:  # trained on search-space rows through the map
+            module = _MappedModule(space.torch_map().to(torch.float32), module)
+        self.module_ = module
         return self
+
+    def _compile_preprocessor(self, X, y):
+        """Fit ``preprocessor`` on the raw rows and compile it (the raw road)."""
+        from sklearn.pipeline import Pipeline
+
+        from ..models import TabularSpace
+
+        self.preprocessor_ = clone(self.preprocessor).fit(X, y)
+        pipe = Pipeline([("prep", self.preprocessor_), ("net", "passthrough")])
+        self.space_ = TabularSpace.from_pipeline(
+            pipe, X, categorical=self.categorical, integer=self.integer
+        )
 
     def _fit_generator(self, X, y_enc):
         self.class_prior_ = np.bincount(
@@ -236,12 +270,26 @@ class BaseTrainingClassifier(NeuralNetClassifier):
             self.module_.eval()
             self.module_(torch.as_tensor(X[:1], device=self.device))
         names = getattr(self, "feature_names_in_", None)
-        if names is not None:  # column names in the actionability parameters
-            import pandas as pd
+        if names is not None and self.preprocessor is None:
+            import pandas as pd  # column names in the actionability parameters
 
             X = pd.DataFrame(X, columns=names)
         with self._frozen():
             self.generator_ = self._build_generator().fit(X)
+        if self.preprocessor is not None:
+            # the search space's own constraints, named by original column
+            from .._config import get_config
+
+            gen = self.generator_
+            gen.constraints_ = self.space_.constraints(
+                immutable=self.immutable,
+                increase_only=self.increase_only,
+                decrease_only=self.decrease_only,
+                bounds=self.bounds,
+            )
+            gen.scale_ = self.space_.search_scale(
+                np.asarray(X, dtype=np.float64), get_config()["category_cost"]
+            )
 
     @property
     def classes_(self):
@@ -288,10 +336,11 @@ class BaseTrainingClassifier(NeuralNetClassifier):
         return np.asarray(self.classes_)[idx]
 
     # ------------------------------------------------------ engine access
-    def _engine_model(self):
-        """The live module as a differentiable model (logits in input units)."""
+    def _engine_model(self, module=None):
+        """The live module (or ``module``) as a differentiable model."""
         out = "proba" if isinstance(self.criterion_, torch.nn.NLLLoss) else "logits"
-        return DifferentiableModel(self.module_, output=out, device=self.device)
+        module = self.module_ if module is None else module
+        return DifferentiableModel(module, output=out, device=self.device)
 
     def _logits(self, y_pred):
         if isinstance(y_pred, tuple):
@@ -316,6 +365,8 @@ class BaseTrainingClassifier(NeuralNetClassifier):
             self.module_.train(was_training)
 
     def _actionability_params(self):
+        if self.preprocessor is not None:  # resolved by the compiled space
+            return {"bounds": None}
         return {k: getattr(self, k) for k in _ACTIONABILITY}
 
     def _seed(self):
@@ -471,3 +522,21 @@ class BaseTrainingClassifier(NeuralNetClassifier):
     def _clone_generator(self, gen, **params):
         gen = clone(gen)
         return gen.set_params(**params)
+
+
+class _MappedModule(torch.nn.Module):
+    """The user's module behind the compiled preprocessing map (raw road).
+
+    ``forward(z) = net(map(z))``: the net is trained on search-space rows,
+    whose constraints the generators know, while the user's module reads the
+    preprocessed features it was written for. The map holds buffers only, so
+    the optimiser never changes it.
+    """
+
+    def __init__(self, map_: torch.nn.Module, net: torch.nn.Module) -> None:
+        super().__init__()
+        self.map = map_
+        self.net = net
+
+    def forward(self, z, **kwargs):
+        return self.net(self.map(z.to(next(self.map.buffers()).dtype)), **kwargs)

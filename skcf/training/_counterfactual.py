@@ -119,6 +119,17 @@ class CounterfactualTrainingClassifier(BaseTrainingClassifier):
         and dead networks are still caught).
     random_state : int, RandomState instance or None, default=None
         Seeds targets, positive samples, module initialisation and shuffling.
+    preprocessor : sklearn transformer or None, default=None
+        The raw-data road: an (unfitted) preprocessing such as a
+        ``ColumnTransformer`` of scalers and encoders. ``fit`` then takes the
+        raw DataFrame, fits and compiles the preprocessing
+        (:class:`~skcf.models.TabularSpace`, attributes ``preprocessor_`` and
+        ``space_``), and trains the module — which reads the preprocessed
+        features — on the compiled search space, so the actionability
+        parameters name original columns and the inner generator keeps
+        categories one-hot and integers integral; ``predict`` /
+        ``predict_proba`` take raw rows, and skcf's generators explain the
+        fitted net on raw rows too.
 
     Attributes
     ----------
@@ -204,6 +215,7 @@ class CounterfactualTrainingClassifier(BaseTrainingClassifier):
         on_divergence="raise",
         divergence_factor=1000.0,
         random_state=None,
+        preprocessor=None,
         **kwargs,
     ):
         super().__init__(
@@ -220,6 +232,7 @@ class CounterfactualTrainingClassifier(BaseTrainingClassifier):
             on_divergence=on_divergence,
             divergence_factor=divergence_factor,
             random_state=random_state,
+            preprocessor=preprocessor,
             **kwargs,
         )
         self.generator = generator

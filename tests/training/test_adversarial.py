@@ -232,3 +232,40 @@ def test_adversarial_training_on_cuda(moons):
     assert next(net.module_.parameters()).device.type == "cuda"
     assert np.isfinite(net.predict_proba(X)).all()
     assert np.isfinite(net.history[-1, "train_loss"])
+
+
+def test_raw_road_preprocessor_perturbs_raw_rows():
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    from skcf.models import MLP
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(
+        {
+            "age": rng.integers(18, 70, 200),
+            "income": rng.gamma(4.0, 900.0, 200).round(2),
+            "housing": rng.choice(["own", "rent", "free"], 200),
+        }
+    )
+    y = (X["income"] > X["income"].median()).astype(int).to_numpy()
+    prep = ColumnTransformer(
+        [
+            ("num", StandardScaler(), ["age", "income"]),
+            ("cat", OneHotEncoder(), ["housing"]),
+        ]
+    )
+    net = AdversarialTrainingClassifier(
+        MLP,
+        module__hidden=(8,),
+        preprocessor=prep,
+        immutable=["housing"],
+        eps=0.5,
+        **tiny_kwargs(max_epochs=2),
+    ).fit(X, y)
+    X_adv = net.perturb(X.head(30), y[:30])
+    assert isinstance(X_adv, pd.DataFrame)
+    pd.testing.assert_series_equal(X_adv.dtypes, X.dtypes)
+    assert (X_adv["housing"] == X["housing"].head(30)).all()  # immutable by name
+    assert (X_adv["age"] == X_adv["age"].round()).all()  # integers stay integral

@@ -205,3 +205,74 @@ def test_trains_on_cuda_and_predicts_like_its_cpu_copy(credit):
     with torch.no_grad():
         cpu = torch.softmax(module(torch.as_tensor(X)), dim=1).numpy()
     np.testing.assert_allclose(cpu, proba, atol=1e-4)
+
+
+def _raw_frame():
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    n = 240
+    X = pd.DataFrame(
+        {
+            "age": rng.integers(18, 70, n),
+            "income": rng.gamma(4.0, 900.0, n).round(2),
+            "housing": rng.choice(["own", "rent", "free"], n, p=[0.6, 0.3, 0.1]),
+            "job": rng.choice(["clerk", "manager", "none"], n),
+        }
+    )
+    score = 0.002 * X["income"] - 0.03 * (X["age"] - 40) + (X["housing"] == "own")
+    y = (score > score.median()).astype(int).to_numpy()
+    return X, y
+
+
+def _prep():
+    from sklearn.compose import ColumnTransformer
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    return ColumnTransformer(
+        [
+            ("num", StandardScaler(), ["age", "income"]),
+            ("cat", OneHotEncoder(handle_unknown="ignore"), ["housing", "job"]),
+        ]
+    )
+
+
+def test_raw_road_preprocessor_constraints_by_column_name():
+    import warnings
+
+    import pandas as pd
+
+    from skcf.exceptions import CounterfactualWarning
+    from skcf.generators import ElasticNetGenerator
+    from skcf.models import MLP
+
+    X, y = _raw_frame()
+    net = CounterfactualTrainingClassifier(
+        MLP,
+        module__hidden=(16,),
+        preprocessor=_prep(),
+        immutable=["job"],
+        increase_only=["age"],
+        **tiny_kwargs(max_epochs=3, lr=0.02),
+    ).fit(X, y)
+    assert "preprocessor" in net.get_params() and clone(net).preprocessor is not None
+    assert net.predict(X).shape == (len(X),) and (net.predict(X) == y).mean() > 0.7
+    # the inner generator's constraints come from the compiled space, by name
+    frozen = [
+        name
+        for name, m in zip(
+            net.space_.search_names, net.generator_.constraints_["mutable"]
+        )
+        if not m
+    ]
+    assert frozen and all(name.startswith("job") for name in frozen)
+    # skcf's generators explain the trained net on raw rows
+    q = X[net.predict(X) == 0].head(20)
+    gen = ElasticNetGenerator(net, increase_only=["age"], random_state=0).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CounterfactualWarning)
+        cf = gen.explain(q)
+    assert isinstance(cf.X_cf, pd.DataFrame) and cf.validity >= 0.8
+    np.testing.assert_array_equal(net.predict(cf.X_cf)[cf.valid], 1)
+    assert (cf.X_cf["age"] >= q["age"]).all()
+    assert set(cf.X_cf["housing"]) <= {"own", "rent", "free"}
