@@ -125,20 +125,6 @@ class BaseRelativeConstraints(Constraints):
         return bad | (ruled & wrong), group_bad
 
 
-def _anchored_delta(term, ctx: TermContext) -> Tensor:
-    """``(x - anchor) * w``, shared by the anchored terms of one evaluation."""
-    grad = torch.is_grad_enabled()
-    key = ("anchored", id(term.anchor), id(term.feature_weights))
-    if not grad and key in ctx.cache:
-        return ctx.cache[key]
-    delta = ctx.x - term.anchor
-    if term.feature_weights is not None:
-        delta = delta * term.feature_weights
-    if not grad:
-        ctx.cache[key] = delta
-    return delta
-
-
 class AnchoredL1Distance(L1Distance):
     """``sum_j w_j |x_j - a_j|`` for a fixed anchor ``a`` of shape ``(d,)``.
 
@@ -155,12 +141,8 @@ class AnchoredL1Distance(L1Distance):
         super().__init__(weight, feature_weights)
         self.anchor = anchor
 
-    def _delta(self, ctx: TermContext) -> Tensor:
-        return _anchored_delta(self, ctx)
-
-    def value_and_grad(self, ctx: TermContext) -> None:
-        # a hand-written gradient of the parent would measure from x0: autograd
-        return None
+    def _origin(self, ctx: TermContext) -> Tensor:
+        return self.anchor
 
 
 class AnchoredL2Distance(L2Distance):
@@ -176,12 +158,8 @@ class AnchoredL2Distance(L2Distance):
         super().__init__(weight, feature_weights, squared)
         self.anchor = anchor
 
-    def _delta(self, ctx: TermContext) -> Tensor:
-        return _anchored_delta(self, ctx)
-
-    def value_and_grad(self, ctx: TermContext) -> None:
-        # a hand-written gradient of the parent would measure from x0: autograd
-        return None
+    def _origin(self, ctx: TermContext) -> Tensor:
+        return self.anchor
 
 
 class AnchoredFISTA(FISTA):

@@ -213,12 +213,18 @@ class _Distance(Term):
         super().__init__(weight)
         self.feature_weights = feature_weights
 
+    def _origin(self, ctx: TermContext) -> Tensor:
+        """Where the distance is measured from: the factual (``x0``)."""
+        return ctx.x0
+
     def _delta(self, ctx: TermContext) -> Tensor:
+        """``(x - origin) * w``, shared by the terms of one evaluation."""
         grad = torch.is_grad_enabled()
-        key = ("delta", id(self.feature_weights))
+        origin = self._origin(ctx)
+        key = ("delta", id(origin), id(self.feature_weights))
         if not grad and key in ctx.cache:  # e.g. ℓ1 and ℓ2 of one cost, same weights
             return ctx.cache[key]
-        delta = ctx.x - ctx.x0
+        delta = ctx.x - origin
         if self.feature_weights is not None:
             delta = delta * self.feature_weights
         if not grad:
@@ -235,9 +241,7 @@ class L1Distance(_Distance):
         return self._delta(ctx).abs().sum(dim=1)
 
     def value_and_grad(self, ctx: TermContext):
-        delta = ctx.x - ctx.x0
-        w = self.feature_weights
-        wd = delta if w is None else delta * w
+        wd, w = self._delta(ctx), self.feature_weights
         gx = torch.sign(wd) if w is None else torch.sign(wd) * w
         return self._weighted(wd.abs().sum(dim=1), gx, None)
 
@@ -269,9 +273,7 @@ class L2Distance(_Distance):
     def value_and_grad(self, ctx: TermContext):
         if not self.squared:
             return None
-        delta = ctx.x - ctx.x0
-        w = self.feature_weights
-        wd = delta if w is None else delta * w
+        wd, w = self._delta(ctx), self.feature_weights
         gx = 2 * wd if w is None else 2 * wd * w
         return self._weighted(wd.pow(2).sum(dim=1), gx, None)
 

@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from skcf._engine import FISTA, CSearch, L1Distance, L2Distance, solve
+from skcf._engine._cem_terms import AnchoredL1Distance, AnchoredL2Distance
 from skcf._engine._solve import _fast_logits, is_valid
 from skcf._engine._solvers import _masked
 from skcf._engine._terms import CrossEntropyLoss, HingeLoss, TermContext
@@ -212,6 +213,13 @@ def _context(z, x, x0, untargeted=False, seed=0):
         L2Distance(1.5, feature_weights=torch.rand(5, dtype=torch.float64) + 0.1),
         L2Distance(),
         L1Distance(0.3, feature_weights=torch.rand(5, dtype=torch.float64) + 0.1),
+        # measured from an anchor (CEM's base), not the factual
+        AnchoredL1Distance(torch.full((5,), 0.5, dtype=torch.float64), 0.3),
+        AnchoredL2Distance(
+            torch.full((5,), -0.2, dtype=torch.float64),
+            2.0,
+            feature_weights=torch.rand(5, dtype=torch.float64) + 0.1,
+        ),
     ],
     ids=repr,
 )
