@@ -1,5 +1,6 @@
 """Class prototypes for CFProto (seed 000): the mean code of the K nearest
-training rows of each class, found with one k-d tree per class."""
+training rows of each class, found with one k-d tree per class; and S-CFE's
+"density gravity" point (seed 004): their mean weighted by local density."""
 
 from numbers import Integral
 
@@ -53,11 +54,16 @@ class PrototypeIndex(BaseEstimator):
         class with fewer training rows uses all of them (see
         ``n_neighbors_``).
 
-    kind : {"mean", "kth"}, default="mean"
+    kind : {"mean", "kth", "density"}, default="mean"
         ``"mean"``: the prototype is the mean code of the ``n_neighbors``
         nearest rows (seed 000's ``L_proto``). ``"kth"``: the code of the
         ``n_neighbors``-th nearest row itself, as the reference
         implementation's k-d tree mode does (``n_neighbors=1``: the nearest).
+        ``"density"``: the mean of the ``n_neighbors`` nearest rows weighted
+        by their local density ``ρ_j = K / Σ_{l ≤ K} ‖c_j - c_(l)‖₂`` over the
+        ``K`` rows of the class nearest to row ``j`` (itself included, at
+        distance 0): the "density gravity" point of the S-CFE authors' kNN
+        variant (seed 004, ``S-CFE_kNN``; their code uses ``K = 3``).
 
     encoder : object with an ``encode`` method or None, default=None
         Maps rows to codes, e.g. a fitted :class:`~skcf.density.Autoencoder` or
@@ -78,6 +84,9 @@ class PrototypeIndex(BaseEstimator):
         One k-d tree over each entry of ``codes_``.
     n_neighbors_ : ndarray of shape (n_classes,)
         Rows averaged per class: ``min(n_neighbors, n_rows_in_class)``.
+    local_density_ : list of ndarray of shape (n_rows_in_class,)
+        Local density ``ρ`` of each training row, per class. Only with
+        ``kind="density"``.
     n_features_in_ : int
         Number of features seen in ``fit``.
     feature_names_in_ : ndarray of str
@@ -100,6 +109,9 @@ class PrototypeIndex(BaseEstimator):
     Black, Wang, Datta, Fredrikson. Consistent counterfactuals for deep models.
     Seed 001, App. B.3 (k-d trees with k = 20 in input space).
 
+    Sadiku, Wagner, Nagarajan, Pokutta (2025). S-CFE: Simple counterfactual
+    explanations. Seed 004, Table 3 (``S-CFE_kNN``; ``kind="density"``).
+
     Examples
     --------
     >>> from sklearn.datasets import load_wine
@@ -117,7 +129,7 @@ class PrototypeIndex(BaseEstimator):
 
     _parameter_constraints: dict = {
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
-        "kind": [StrOptions({"mean", "kth"})],
+        "kind": [StrOptions({"mean", "kth", "density"})],
         "encoder": [HasMethods(["encode"]), None],
     }
 
@@ -157,6 +169,11 @@ class PrototypeIndex(BaseEstimator):
         self.n_neighbors_ = np.array(
             [min(self.n_neighbors, len(c)) for c in self.codes_], dtype=np.intp
         )
+        if self.kind == "density":
+            self.local_density_ = [
+                _local_density(tree, c, int(k))
+                for tree, c, k in zip(self.trees_, self.codes_, self.n_neighbors_)
+            ]
         return self
 
     def _encode(self, X, X_checked):
@@ -191,9 +208,9 @@ class PrototypeIndex(BaseEstimator):
     def query(self, X):
         """Prototype of every class for every row, and its distance to the row.
 
-        The prototype of class ``c`` for a row is the mean code of the
-        ``n_neighbors_[c]`` training rows of class ``c`` nearest to the row's
-        code.
+        The prototype of class ``c`` for a row is the mean code (weighted by
+        ``local_density_`` with ``kind="density"``) of the ``n_neighbors_[c]``
+        training rows of class ``c`` nearest to the row's code.
 
         Parameters
         ----------
@@ -215,7 +232,28 @@ class PrototypeIndex(BaseEstimator):
             ind = tree.query(codes, k=int(k), return_distance=False)  # (n, k)
             if self.kind == "kth":  # sorted by distance: the k-th nearest row
                 prototypes[:, c] = class_codes[ind[:, -1]]
+            elif self.kind == "density":
+                rho = self.local_density_[c][ind]  # (n, k)
+                a = rho / rho.sum(axis=1, keepdims=True)
+                prototypes[:, c] = np.einsum("nk,nkd->nd", a, class_codes[ind])
             else:
                 prototypes[:, c] = class_codes[ind].mean(axis=1)
         distances = np.linalg.norm(codes[:, None, :] - prototypes, axis=2)
         return prototypes, distances
+
+
+def _local_density(tree, codes, k):
+    """``k / Σ`` of each row's distances to its ``k`` nearest rows (itself included).
+
+    A row with ``k`` exact duplicates (zero sum) gets the largest finite
+    density of the class times 1e6, or 1 when every row is such a row, so that
+    weights stay finite and it still dominates its neighbours.
+    """
+    dist, _ = tree.query(codes, k=k)
+    total = dist.sum(axis=1)
+    rho = np.full(len(codes), np.inf)
+    pos = total > 0
+    rho[pos] = k / total[pos]
+    finite = rho[pos]
+    rho[~pos] = 1e6 * finite.max() if finite.size else 1.0
+    return rho

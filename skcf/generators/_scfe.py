@@ -3,9 +3,10 @@
 from numbers import Integral, Real
 
 import numpy as np
+import torch
 from sklearn.base import clone
 
-from .._engine import APG, CSearch, DensityTerm, L2Distance
+from .._engine import APG, CSearch, DensityTerm, L2Distance, PrototypeTerm
 from ..base import BaseGenerator
 from ..utils._docstring import generator_docstring
 from ..utils._sklearn_compat import HasMethods, Interval, StrOptions
@@ -26,9 +27,13 @@ class SCFEGenerator(BaseGenerator):
     projection followed by keeping the top-``m`` coordinates of
     ``v = w⊙w - (w - z)⊙(w - z)`` (seed 004, "Constraining the sparsity").
     ``q̂(· | t)`` is a density of the target class learned in ``fit``: a Gaussian
-    KDE, a Gaussian mixture or a kNN distance. The weight of ``L`` is searched per
-    row (as in EAD) so that the counterfactual is valid; among the valid iterates
-    the one with the lowest ``lam·‖δ‖² - density_weight·log q̂`` is returned.
+    KDE, a Gaussian mixture or a kNN distance. With ``density="gravity"`` the
+    plausibility term is instead the S-CFE authors' kNN "density gravity":
+    ``density_weight·‖y - g‖₂²`` towards the mean of the factual's 3 nearest
+    training rows of the target class weighted by their local density. The
+    weight of ``L`` is searched per row (as in EAD) so that the counterfactual
+    is valid; among the valid iterates the one with the lowest ``lam·‖δ‖² -
+    density_weight·log q̂`` (or ``+ density_weight·‖y - g‖₂²``) is returned.
 
     Parameters
     ----------
@@ -36,13 +41,19 @@ class SCFEGenerator(BaseGenerator):
 
     %(target)s
 
-    density : {"kde", "gmm", "knn"} or density estimator, default="kde"
+    density : {"kde", "gmm", "knn", "gravity"} or estimator, default="kde"
         Density of each class: an skcf density (``skcf.density.KDEDensity``,
         ``GMMDensity``, ``KNNDensity`` or anything with ``torch_log_density``),
-        cloned and fitted per class in ``fit``.
+        cloned and fitted per class in ``fit``. ``"gravity"`` is the authors'
+        kNN variant (``S-CFE_kNN`` of seed 004 as their code computes it):
+        ``skcf.density.PrototypeIndex(3, kind="density")``, fitted on the
+        training rows and their classes; pass such an index (any
+        ``n_neighbors``) for another ``k``. Untargeted rows are pulled
+        towards the nearest gravity point of a class other than their own.
 
     density_weight : float, default=0.1
-        Weight τ of the density term (0 switches it off).
+        Weight τ of the density term (0 switches it off): of ``-log q̂``, or
+        of ``‖y - g‖₂²`` with ``density="gravity"`` (the authors' θ).
 
     lam : float, default=0.1
         Weight λ of the squared ℓ2 distance.
@@ -73,9 +84,9 @@ class SCFEGenerator(BaseGenerator):
 
     Attributes
     ----------
-    density_ : ClassConditionalDensity
+    density_ : ClassConditionalDensity or PrototypeIndex
         One fitted density per class (fitted on ``y`` when given, else on the
-        model's predictions).
+        model's predictions); the fitted gravity index with ``"gravity"``.
     estimator_ : object
         The model explained.
     model_ : DifferentiableModel
@@ -122,8 +133,9 @@ class SCFEGenerator(BaseGenerator):
     _parameter_constraints: dict = {
         **BaseGenerator._parameter_constraints,
         "density": [
-            StrOptions(set(_DENSITIES)),
+            StrOptions({*_DENSITIES, "gravity"}),
             HasMethods(["fit", "torch_log_density"]),
+            HasMethods(["fit", "query"]),
         ],
         "density_weight": [Interval(Real, 0, None, closed="left")],
         "lam": [Interval(Real, 0, None, closed="left")],
@@ -187,18 +199,53 @@ class SCFEGenerator(BaseGenerator):
     def _fit(self, X, y):
         from .. import density as dens
 
+        idx = _class_indices(self, X, y)
+        if self._gravity():
+            index = (
+                dens.PrototypeIndex(3, kind="density")
+                if isinstance(self.density, str)
+                else clone(self.density)
+            )
+            if getattr(index, "encoder", None) is not None:
+                raise ValueError(
+                    "SCFEGenerator's gravity term pulls the counterfactual towards "
+                    "a point in input space; pass a PrototypeIndex with "
+                    "encoder=None as 'density'."
+                )
+            self.density_ = index.fit(X, idx)
+            return
         if isinstance(self.density, str):
             base = getattr(dens, _DENSITIES[self.density])()
         else:
             base = clone(self.density)
         classes = np.arange(len(self.classes_))  # model output indices
-        self.density_ = dens.ClassConditionalDensity(base, classes=classes).fit(
-            X, _class_indices(self, X, y)
+        self.density_ = dens.ClassConditionalDensity(base, classes=classes).fit(X, idx)
+
+    def _gravity(self):
+        """Whether the plausibility term pulls towards a per-row gravity point."""
+        return self.density == "gravity" or not (
+            isinstance(self.density, str) or hasattr(self.density, "torch_log_density")
         )
+
+    def _prepare(self, X, y0, tgt, untargeted, device, dtype):
+        if not (self._gravity() and self.density_weight > 0):
+            return tgt, untargeted, {}
+        points, dist = self.density_.query(X)  # (n, n_classes, d), (n, n_classes)
+        # index classes are model output indices; untargeted rows take the
+        # nearest gravity point of another class
+        dist = np.array(dist, dtype=np.float64)
+        dist[np.arange(len(X)), y0] = np.inf
+        cls = np.where(untargeted, dist.argmin(axis=1), tgt)
+        pos = np.searchsorted(self.density_.classes_, cls)
+        g = points[np.arange(len(X)), pos]
+        g = torch.as_tensor(g, device=device, dtype=dtype)
+        return tgt, untargeted, {"gravity": g}
 
     def _engine_config(self, scale):
         terms = [prediction_term(self.loss), L2Distance(self.lam)]
-        if self.density_weight > 0:
+        if self.density_weight > 0 and self._gravity():
+            terms.append(PrototypeTerm(None, self.density_weight, key="gravity"))
+        elif self.density_weight > 0:
             log_q = self.density_.torch_log_density(scale.device, scale.dtype)
             terms.append(DensityTerm(log_q, self.density_weight))
         solver = APG(self.lr, l0_weight=self.beta, max_changes=self.max_changes)

@@ -46,7 +46,9 @@ def _brute_force(codes_train, y, codes_query, k):
     return out
 
 
-@parametrize_with_checks([PrototypeIndex(n_neighbors=3)])
+@parametrize_with_checks(
+    [PrototypeIndex(n_neighbors=3), PrototypeIndex(n_neighbors=3, kind="density")]
+)
 def test_sklearn_compatible(estimator, check):
     check(estimator)
 
@@ -63,6 +65,40 @@ def test_input_space_matches_hand_computed_means():
     assert_allclose(prototypes, EXPECTED)
     assert_allclose(distances, np.linalg.norm(X_QUERY[:, None] - EXPECTED, axis=2))
     assert_allclose(distances[0], [np.hypot(0.4, 0.2), np.hypot(1.4, 1.8)])
+
+
+def test_density_kind_is_the_authors_gravity_point():
+    # S-CFE's kNN term (seed 004, authors' code): local density of a training
+    # row = k / sum of distances to its k nearest same-class rows (itself
+    # included); the point is the density-weighted mean of the query's k nearest
+    k = 3
+    index = PrototypeIndex(n_neighbors=k, kind="density").fit(X_TRAIN, Y_TRAIN)
+    prototypes, distances = index.query(X_QUERY)
+    for c, label in enumerate(["a", "b"]):
+        pts = X_TRAIN[Y_TRAIN == label]
+        pair = np.linalg.norm(pts[:, None] - pts[None], axis=2)
+        rho = k / np.sort(pair, axis=1)[:, :k].sum(axis=1)
+        assert_allclose(index.local_density_[c], rho)
+        for i, q in enumerate(X_QUERY):
+            near = np.argsort(np.linalg.norm(pts - q, axis=1))[:k]
+            a = rho[near] / rho[near].sum()
+            assert_allclose(prototypes[i, c], a @ pts[near])
+    assert_allclose(distances, np.linalg.norm(X_QUERY[:, None] - prototypes, axis=2))
+    # a denser neighbour pulls harder than in the plain mean
+    plain, _ = PrototypeIndex(n_neighbors=k).fit(X_TRAIN, Y_TRAIN).query(X_QUERY)
+    assert not np.allclose(prototypes, plain)
+
+
+def test_density_kind_with_duplicate_rows_stays_finite():
+    X = np.array([[0.0, 0.0]] * 3 + [[1.0, 0.0], [3.0, 0.0]])
+    y = np.zeros(5, dtype=int)
+    index = PrototypeIndex(n_neighbors=3, kind="density").fit(X, y)
+    assert np.isfinite(index.local_density_[0]).all()
+    proto, _ = index.query(np.array([[0.1, 0.0]]))
+    # the three duplicates (infinitely dense) dominate the weights
+    assert np.isfinite(proto).all() and abs(proto[0, 0, 0]) < 1e-5
+    only_dupes = PrototypeIndex(n_neighbors=2, kind="density").fit(X[:3], y[:3])
+    assert_allclose(only_dupes.local_density_[0], 1.0)
 
 
 def test_fewer_rows_than_k_uses_the_whole_class():

@@ -127,6 +127,48 @@ def test_scfe_l0_budget_holds_when_the_factual_is_out_of_bounds():
     assert (cf.X_cf[cf.valid, 3] < Q[cf.valid, 3]).all()
 
 
+def test_scfe_gravity_pulls_towards_the_authors_knn_point():
+    from sklearn.datasets import load_wine
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    from skcf.density import PrototypeIndex
+    from skcf.generators import SCFEGenerator
+
+    X, y = load_wine(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    y = (y == 0).astype(int)
+    clf = LogisticRegression(max_iter=1000).fit(X, y)
+    Q = X[:30]
+    kw = dict(max_iter=80, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CounterfactualWarning)
+        off = SCFEGenerator(clf, density="gravity", density_weight=0.0, **kw)
+        on = SCFEGenerator(clf, density="gravity", density_weight=1.0, **kw)
+        cf_off, cf_on = off.fit(X, y).explain(Q), on.fit(X, y).explain(Q)
+    assert isinstance(on.density_, PrototypeIndex)
+    assert on.density_.kind == "density" and on.density_.n_neighbors == 3
+    # the gravity point of the target class (the opposite one here)
+    points, _ = on.density_.query(Q)
+    g = points[np.arange(len(Q)), 1 - clf.predict(Q)]
+    assert cf_on.validity >= 0.9 and cf_off.validity >= 0.9
+    both = cf_on.valid & cf_off.valid
+    d_on = np.linalg.norm(cf_on.X_cf - g, axis=1)[both]
+    d_off = np.linalg.norm(cf_off.X_cf - g, axis=1)[both]
+    assert np.median(d_on) < 0.8 * np.median(d_off)
+    # another k is one index away; an encoder is refused (input-space pull)
+    SCFEGenerator(clf, density=PrototypeIndex(5, kind="density"), **kw).fit(X, y)
+    with pytest.raises(ValueError, match="encoder=None"):
+        SCFEGenerator(
+            clf, density=PrototypeIndex(encoder=_Encoder(), kind="density"), **kw
+        ).fit(X, y)
+
+
+class _Encoder:
+    def encode(self, X):
+        return np.asarray(X)[:, :2]
+
+
 def test_cfproto_reference_mode():
     from sklearn.datasets import load_wine
     from sklearn.neural_network import MLPClassifier
