@@ -7,7 +7,11 @@ import threading
 from contextlib import contextmanager
 from numbers import Integral
 
-_DEFAULTS = {"n_threads": "auto", "category_cost": "frequency"}
+_DEFAULTS = {
+    "n_threads": "auto",
+    "category_cost": "frequency",
+    "speculative_search": True,
+}
 _CATEGORY_COSTS = ("frequency", "uniform")
 _local = threading.local()
 
@@ -24,7 +28,8 @@ def get_config() -> dict:
     Returns
     -------
     config : dict
-        ``{"n_threads": ..., "category_cost": ...}``; see :func:`set_config`.
+        ``{"n_threads": ..., "category_cost": ..., "speculative_search": ...}``;
+        see :func:`set_config`.
 
     Examples
     --------
@@ -35,7 +40,7 @@ def get_config() -> dict:
     return dict(_config())
 
 
-def set_config(n_threads=None, category_cost=None) -> None:
+def set_config(n_threads=None, category_cost=None, speculative_search=None) -> None:
     """Set skcf's global settings (for the calling thread).
 
     Parameters
@@ -65,6 +70,22 @@ def set_config(n_threads=None, category_cost=None) -> None:
           frequency of each taken as ``1 / n_categories``).
 
         None leaves the current value unchanged.
+    speculative_search : bool or None, default=None
+        How the per-row binary search on the prediction weight ``c`` (EAD,
+        Wachter, S-CFE, CFProto, ...) runs its rounds on a small batch (a few
+        rows, e.g. one applicant per ``explain`` call):
+
+        - True (the default setting): every round of the search tree starts at
+          once, as extra rows of one batch, and a branch stops as soon as the
+          round above it decides against it. The rows a sequential search
+          would visit are computed exactly, so the counterfactuals are the
+          same (to floating-point rounding), in the time of the longest round
+          instead of the sum of all rounds. Used only where the whole tree
+          costs less than one forward pass worth splitting over threads; larger
+          batches run their rounds one after the other.
+        - False: rounds always run one after the other.
+
+        None leaves the current value unchanged.
 
     Examples
     --------
@@ -84,10 +105,17 @@ def set_config(n_threads=None, category_cost=None) -> None:
                 f"{category_cost!r}."
             )
         _config()["category_cost"] = category_cost
+    if speculative_search is not None:
+        if not isinstance(speculative_search, bool):
+            raise ValueError(
+                "speculative_search must be True or False, got "
+                f"{speculative_search!r}."
+            )
+        _config()["speculative_search"] = speculative_search
 
 
 @contextmanager
-def config_context(*, n_threads=None, category_cost=None):
+def config_context(*, n_threads=None, category_cost=None, speculative_search=None):
     """Temporarily change skcf's settings (see :func:`set_config`).
 
     Parameters
@@ -95,6 +123,8 @@ def config_context(*, n_threads=None, category_cost=None):
     n_threads : "auto", int, "torch" or None, default=None
         As in :func:`set_config`; None keeps the current value.
     category_cost : {"frequency", "uniform"} or None, default=None
+        As in :func:`set_config`; None keeps the current value.
+    speculative_search : bool or None, default=None
         As in :func:`set_config`; None keeps the current value.
 
     Examples
@@ -107,7 +137,11 @@ def config_context(*, n_threads=None, category_cost=None):
     'auto'
     """
     old = get_config()
-    set_config(n_threads=n_threads, category_cost=category_cost)
+    set_config(
+        n_threads=n_threads,
+        category_cost=category_cost,
+        speculative_search=speculative_search,
+    )
     try:
         yield
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import warnings
 import weakref
 from collections.abc import Callable, Sequence
@@ -386,6 +387,39 @@ class _Problem:
         self.within_x = x0.clone() if within_linf is not None else None
         self.n_iter = torch.zeros(n, dtype=torch.long, device=x0.device)
 
+    def tiled(self, k: int) -> _Problem:
+        """This problem with its rows repeated ``k`` times (block ``j`` is copy j).
+
+        Per-row tensors (factuals, targets, bounds, per-row extras, the start and
+        the best-so-far) are tiled; everything fixed for the chunk is shared.
+        """
+        n = self.x0.shape[0]
+        out = copy.copy(self)
+
+        def tile(v):
+            if isinstance(v, Tensor) and v.dim() > 0 and v.shape[0] == n:
+                return v.repeat(k, *([1] * (v.dim() - 1)))
+            return v
+
+        for name in (
+            "x0",
+            "target",
+            "untargeted",
+            "y0",
+            "lo",
+            "hi",
+            "u0",
+            "best_x",
+            "best_cost",
+            "found",
+            "last_x",
+            "within_x",
+            "n_iter",
+        ):
+            setattr(out, name, tile(getattr(self, name)))
+        out.extra = {key: tile(v) for key, v in self.extra.items()}
+        return out
+
     def loss_and_grad(self, view: _View, q: Tensor, c: Tensor):
         if self.param is None and isinstance(self.model, _PlainStack):
             return self._loss_and_grad_plain(view, q, c)
@@ -508,12 +542,20 @@ class _Problem:
         return ok
 
     def run(
-        self, rows: Tensor, c: Tensor, radius: Tensor | None, start: Tensor
+        self,
+        rows: Tensor,
+        c: Tensor,
+        radius: Tensor | None,
+        start: Tensor,
+        prune: Callable[[Tensor, Tensor], Tensor] | None = None,
     ) -> Tensor:
         """Run the solver from ``start`` on ``rows``; return per-row success.
 
         The solver state only holds the active rows: when rows finish, state and
         view are compacted once, so finished rows cost nothing afterwards.
+        ``prune(success, ended)``, called whenever rows finish, names further
+        rows to stop (a speculative search's refuted branches), as a mask over
+        ``rows``; ``ended`` marks the rows whose run is over.
         """
         solver = self.solver
         state = solver.init(start)
@@ -525,6 +567,7 @@ class _Problem:
         # iterations are credited to rows when they leave (or the loop ends),
         # not one indexed add per iteration
         credited = 0
+        ended = None if prune is None else torch.zeros_like(success)
         for it in range(self.max_iter):
             query = solver.query(state)
             loss, logits, grad = self.loss_and_grad(view, query, c)
@@ -565,6 +608,10 @@ class _Problem:
                 elif self.param is not None:
                     state[k] = torch.nan_to_num(v, nan=0.0, posinf=0.0, neginf=0.0)
             if done is not None and bool(done.any()):
+                if prune is not None and ended is not None:
+                    ended[active[done]] = True
+                    done = done | prune(success, ended)[active]
+                    ended[active[done]] = True
                 self.n_iter[view.rows] += it + 1 - credited
                 credited = it + 1
                 if self.final_only:  # a stalled row's final iterate is this one
@@ -709,7 +756,8 @@ def solve(
         noise = noise * 2 - 1
     extra = extra or {}
     step = n if not batch_size else int(batch_size)
-    work = min(n, max(step, 1)) * model_cost(model, d)
+    row_cost = model_cost(model, d)
+    work = min(n, max(step, 1)) * row_cost
     model = _fast_logits(model)
     chunks = range(0, n, max(step, 1))
     if progress is not None:
@@ -744,17 +792,23 @@ def solve(
         )
         with engine_threads(work):
             parts.append(
-                _run_search(prob, search, None if noise is None else noise[sl])
+                _run_search(
+                    prob, search, None if noise is None else noise[sl], row_cost
+                )
             )
     return SearchResult.concat(parts)
 
 
-def _run_search(prob: _Problem, search, noise: Tensor | None) -> SearchResult:
+def _run_search(
+    prob: _Problem, search, noise: Tensor | None, row_cost: int = 0
+) -> SearchResult:
     x0 = prob.x0
     m = x0.shape[0]
     rows = torch.arange(m, device=x0.device)
     ones = torch.ones(m, dtype=x0.dtype, device=x0.device)
-    if isinstance(search, CSearch):
+    if isinstance(search, CSearch) and _speculate(prob, search, row_cost):
+        weight = _tree_search(prob, search)
+    elif isinstance(search, CSearch):
         st = search.init(m, x0)
         for _ in range(search.n_steps):
             # a search may also hand the solver a per-row scalar (GSE's λ scale)
@@ -799,3 +853,85 @@ def _run_search(prob: _Problem, search, noise: Tensor | None) -> SearchResult:
         losses,
         prob.within_x,
     )
+
+
+# ------------------------------------------------------------ speculative search
+#: the whole tree of a speculative c-search, in rows x multiply-adds per row of
+#: one forward pass, must stay below what one thread does faster than two
+#: (``_threads.MIN_PARALLEL_WORK``): there an iteration costs the same for 1 row
+#: or 31, so running the rounds side by side is free
+SPECULATIVE_ROWS = 256
+
+
+def _speculate(prob: _Problem, search: CSearch, row_cost: int) -> bool:
+    """Whether this chunk runs its binary search as one speculative tree."""
+    from .._config import get_config
+    from ._threads import MIN_PARALLEL_WORK
+
+    if type(search) is not CSearch or search.n_steps < 2:
+        return False  # subclasses may hand the solver more than ``c``
+    if prob.keep_last or prob.within_linf is not None or prob.final_only:
+        return False  # these read a row's last round, not its best
+    if not get_config()["speculative_search"]:
+        return False
+    rows = prob.x0.shape[0] * (2**search.n_steps - 1)
+    return rows <= SPECULATIVE_ROWS and rows * max(row_cost, 1) < MIN_PARALLEL_WORK
+
+
+def _tree_search(prob: _Problem, search: CSearch) -> Tensor:
+    """The binary search on ``c`` with every round started at once.
+
+    Each round restarts from the factual, and the ``c`` of a round depends only
+    on which earlier rounds succeeded, so the rounds a sequential search could
+    visit form a binary tree of ``2**n_steps - 1`` nodes (heap order: node
+    ``k``'s children are ``2k + 1``, taken after a success, and ``2k + 2``).
+    All nodes run as extra rows of one problem; whenever rows finish, a branch
+    whose ancestor has decided against it stops. The path the sequential
+    search takes is then read off the outcomes, and its rounds' best
+    candidates are merged in order, exactly as the sequential search keeps
+    them (a later round replaces the best only when strictly cheaper). Fills
+    ``prob``'s best/found/n_iter; returns the final weight per row.
+    """
+    x0 = prob.x0
+    m, n_steps = x0.shape[0], search.n_steps
+    n_nodes = 2**n_steps - 1
+    # c of every node: the search's own update replayed on each branch
+    states = [search.init(1, x0)]
+    for k in range(n_nodes // 2):
+        for ok in (True, False):
+            st = {key: v.clone() for key, v in states[k].items()}
+            search.update(st, torch.tensor([ok], device=x0.device))
+            states.append(st)
+    c = torch.cat([st["c"] for st in states]).repeat_interleave(m)
+
+    tree = prob.tiled(n_nodes)
+
+    def prune(success: Tensor, ended: Tensor) -> Tensor:
+        won = success.view(n_nodes, m)
+        lost = (ended & ~success).view(n_nodes, m)
+        dead = torch.zeros_like(won)
+        for level in range(n_steps - 1):
+            a, b = 2**level - 1, 2 ** (level + 1) - 1
+            kids = dead[b : 2 * b + 1].view(b - a, 2, m)
+            kids[:, 0] = dead[a:b] | lost[a:b]  # taken after a success
+            kids[:, 1] = dead[a:b] | won[a:b]  # taken after a failure
+        return dead.view(-1)
+
+    every = torch.arange(n_nodes * m, device=x0.device)
+    success = tree.run(every, c, None, tree.u0, prune=prune).view(n_nodes, m)
+
+    cols = torch.arange(m, device=x0.device)
+    node = torch.zeros(m, dtype=torch.long, device=x0.device)
+    st = search.init(m, x0)
+    for _ in range(n_steps):
+        r = node * m + cols
+        cost = tree.best_cost[r]
+        better = tree.found[r] & (cost < prob.best_cost)
+        prob.best_x = torch.where(better[:, None], tree.best_x[r], prob.best_x)
+        prob.best_cost = torch.where(better, cost, prob.best_cost)
+        prob.found |= better
+        prob.n_iter += tree.n_iter[r]
+        won = success[node, cols]
+        search.update(st, won)
+        node = 2 * node + 1 + (~won).long()
+    return torch.where(torch.isfinite(st["hi"]), st["hi"], st["c"])

@@ -300,3 +300,96 @@ def test_subclass_changing_value_goes_through_autograd():
 
     assert _own_gradient(HingeLoss()) and _own_gradient(L2Distance())
     assert not _own_gradient(Doubled())
+
+
+# ------------------------------------------------------------ speculative search
+def _solve_both(model, x0, target, **kw):
+    import skcf
+
+    out = {}
+    for spec in (False, True):
+        with skcf.config_context(speculative_search=spec):
+            out[spec] = solve(model, x0, target, **kw)
+    return out[False], out[True]
+
+
+@pytest.mark.parametrize("early_stop", [False, True])
+@pytest.mark.parametrize("n_rows", [1, 3])
+def test_speculative_tree_search_equals_sequential_rounds(early_stop, n_rows):
+    from skcf._engine._solve import _speculate
+
+    model = DifferentiableModel(_mlp(3, hidden=(8, 4)).double())
+    torch.manual_seed(1)
+    x0 = torch.randn(n_rows, 5, dtype=torch.float64)
+    target = 1 - model(x0).argmax(1)
+    search = CSearch(1.0, 5)
+    kw = dict(
+        terms=[HingeLoss(), L2Distance(), L1Distance(0.1)],
+        solver=FISTA(0.2),
+        search=search,
+        max_iter=60,
+        early_stop=early_stop,
+        patience=8,
+    )
+    seq, spec = _solve_both(model, x0, target, **kw)
+    torch.testing.assert_close(spec.x_cf, seq.x_cf, rtol=0, atol=1e-10)
+    assert torch.equal(spec.found, seq.found)
+    assert torch.equal(spec.n_iter, seq.n_iter)  # the sequential path's rounds
+    torch.testing.assert_close(spec.weight, seq.weight)
+    torch.testing.assert_close(spec.cost, seq.cost)
+    assert seq.found.all()
+    assert (seq.weight > 1.0).all()  # rounds failed and succeeded: the tree branched
+    # the chunk really ran as a tree (and a large one would not)
+    from skcf._engine._solve import _Problem
+
+    class _Probe:
+        keep_last, within_linf, final_only = False, None, False
+
+        def __init__(self, n):
+            self.x0 = torch.zeros(n, 5)
+
+    assert _speculate(_Probe(n_rows), search, 100)
+    assert not _speculate(_Probe(1000), search, 100)
+    assert not _speculate(_Probe(1), CSearch(1.0, 1), 100)
+    assert _Problem is not None
+
+
+def test_speculative_search_is_a_setting():
+    import skcf
+
+    assert skcf.get_config()["speculative_search"] is True
+    with skcf.config_context(speculative_search=False):
+        assert skcf.get_config()["speculative_search"] is False
+    assert skcf.get_config()["speculative_search"] is True
+    with pytest.raises(ValueError, match="speculative_search"):
+        skcf.set_config(speculative_search="yes")
+
+
+@pytest.mark.parametrize(
+    "name", ["ElasticNetGenerator", "WachterGenerator", "CEMGenerator"]
+)
+def test_speculative_search_same_counterfactuals_through_generators(name):
+    import warnings
+
+    import numpy as np
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    import skcf
+    from skcf import generators
+    from skcf.exceptions import CounterfactualWarning
+
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    clf = LogisticRegression(max_iter=1000).fit(X, y)
+    gen = getattr(generators, name)(clf, random_state=0).fit(X)
+    out = {}
+    for spec in (False, True):
+        with skcf.config_context(speculative_search=spec), warnings.catch_warnings():
+            warnings.simplefilter("ignore", CounterfactualWarning)
+            out[spec] = [gen.explain(X[i : i + 1]) for i in range(4)]
+    for a, b in zip(out[False], out[True]):
+        np.testing.assert_allclose(b.X_cf, a.X_cf, rtol=0, atol=1e-5)
+        np.testing.assert_array_equal(b.valid, a.valid)
+        np.testing.assert_array_equal(b.n_iter, a.n_iter)
