@@ -878,6 +878,28 @@ def _speculate(prob: _Problem, search: CSearch, row_cost: int) -> bool:
     return rows <= SPECULATIVE_ROWS and rows * max(row_cost, 1) < MIN_PARALLEL_WORK
 
 
+_NODE_WEIGHTS: dict = {}
+
+
+def _node_weights(search: CSearch, dtype: torch.dtype) -> Tensor:
+    """``c`` of every node of the search tree (heap order), on the CPU.
+
+    The search's own update replayed on each branch, in ``dtype`` as the
+    sequential search computes it; cached by the search's settings.
+    """
+    key = (search.initial, search.n_steps, search.factor, dtype)
+    if key not in _NODE_WEIGHTS:
+        like = torch.zeros(1, dtype=dtype)
+        states = [search.init(1, like)]
+        for k in range(2 ** (search.n_steps - 1) - 1):
+            for ok in (True, False):
+                st = {name: v.clone() for name, v in states[k].items()}
+                search.update(st, torch.tensor([ok]))
+                states.append(st)
+        _NODE_WEIGHTS[key] = torch.cat([st["c"] for st in states])
+    return _NODE_WEIGHTS[key]
+
+
 def _tree_search(prob: _Problem, search: CSearch) -> Tensor:
     """The binary search on ``c`` with every round started at once.
 
@@ -895,14 +917,7 @@ def _tree_search(prob: _Problem, search: CSearch) -> Tensor:
     x0 = prob.x0
     m, n_steps = x0.shape[0], search.n_steps
     n_nodes = 2**n_steps - 1
-    # c of every node: the search's own update replayed on each branch
-    states = [search.init(1, x0)]
-    for k in range(n_nodes // 2):
-        for ok in (True, False):
-            st = {key: v.clone() for key, v in states[k].items()}
-            search.update(st, torch.tensor([ok], device=x0.device))
-            states.append(st)
-    c = torch.cat([st["c"] for st in states]).repeat_interleave(m)
+    c = _node_weights(search, x0.dtype).to(x0.device).repeat_interleave(m)
 
     tree = prob.tiled(n_nodes)
 
