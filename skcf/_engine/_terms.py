@@ -309,6 +309,17 @@ class DensityTerm(Term):
             return -self.log_density(ctx.x, _class_for_density(ctx))
         return -self.log_density(ctx.x)
 
+    def value_and_grad(self, ctx: TermContext):
+        # densities that know their gradient (KDE) attach ``value_and_grad``
+        by_hand = getattr(self.log_density, "value_and_grad", None)
+        if by_hand is None:
+            return None
+        if self.conditional:
+            v, g = by_hand(ctx.x, _class_for_density(ctx))
+        else:
+            v, g = by_hand(ctx.x)
+        return self._weighted(-v, -g, None)
+
 
 class ReconstructionTerm(Term):
     """``‖x - AE(x)‖²`` (CFProto's ``L_AE``): stay where the autoencoder is accurate.

@@ -73,3 +73,13 @@ def _rowwise(fn, x, cost_per_row):
         else:
             parts.append(fn(xb))
     return torch.cat(parts)
+
+
+def _rowwise_pair(fn, x, cost_per_row):
+    """:func:`_rowwise` for an ``fn`` returning ``(value, grad)``, no autograd."""
+    n = x.shape[0]
+    chunk = max(1, _MAX_PAIRS // max(1, int(cost_per_row)))
+    if n <= chunk:
+        return fn(x)
+    parts = [fn(x[start : start + chunk]) for start in range(0, n, chunk)]
+    return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])

@@ -11,6 +11,12 @@ from ..exceptions import NotDifferentiableError
 from ..utils._sklearn_compat import HasMethods, _fit_context, validate_data
 from ._kde import KDEDensity
 
+# Below this many (query row, training point) pairs, the torch closure scores a
+# batch with one class closure when all rows share a class, else with every
+# class closure on every row, picking each row's own (no per-class masks and
+# their host syncs); larger batches go class by class.
+_ALL_CLASSES_BELOW = 1_000_000
+
 
 class ClassConditionalDensity(DensityMixin, BaseEstimator):
     """One density estimator per class, ``q̂(x | y)``.
@@ -283,7 +289,10 @@ class ClassConditionalDensity(DensityMixin, BaseEstimator):
             ``(n, n_features_in_)`` and an integer tensor ``cls_index`` of
             shape ``(n,)`` (or a scalar, for all rows) of indices into
             ``classes_``. Row ``i`` gets ``log q̂(x_i | classes_[cls_index[i]])``;
-            classes are evaluated in one batch each.
+            classes are evaluated in one batch each (small batches: every
+            class on every row, then each row's own picked). When every class
+            closure has a ``value_and_grad`` attribute (KDE), so does this one:
+            ``f.value_and_grad(x, cls_index) -> (f(x, cls_index), ∇ₓ)``.
         """
         check_is_fitted(self)
         device = torch.device(device)
@@ -300,7 +309,9 @@ class ClassConditionalDensity(DensityMixin, BaseEstimator):
         n_classes = len(closures)
         n_features = self.n_features_in_
 
-        def log_density(x, cls_index):
+        sizes = [getattr(f, "cost_per_row", None) for f in closures]
+
+        def check(x, cls_index):
             if not isinstance(x, torch.Tensor) or x.ndim != 2:
                 raise ValueError(
                     "The log density of ClassConditionalDensity expects x, a "
@@ -326,12 +337,31 @@ class ClassConditionalDensity(DensityMixin, BaseEstimator):
                     f"cls_index must have shape ({n},), one class index per row "
                     f"of x. Got shape {tuple(cls_index.shape)} instead."
                 )
-            if n and (int(cls_index.min()) < 0 or int(cls_index.max()) >= n_classes):
+            if n and bool(((cls_index < 0) | (cls_index >= n_classes)).any()):
                 raise ValueError(
                     f"cls_index must hold indices in [0, {n_classes}) into "
                     f"classes_. Got values in [{int(cls_index.min())}, "
                     f"{int(cls_index.max())}] instead."
                 )
+            return x, cls_index
+
+        def small(n):
+            return None not in sizes and n * sum(sizes) <= _ALL_CLASSES_BELOW
+
+        def one_class(cls_index):
+            """The class index all rows share, or None (one host sync)."""
+            first = cls_index[:1]
+            return int(first) if bool((cls_index == first).all()) else None
+
+        def log_density(x, cls_index):
+            x, cls_index = check(x, cls_index)
+            n = x.shape[0]
+            if n and small(n):
+                k = one_class(cls_index)
+                if k is not None:
+                    return closures[k](x)
+                every = torch.stack([f(x) for f in closures], dim=1)
+                return every.gather(1, cls_index.view(-1, 1)).squeeze(1)
             out = torch.zeros(n, dtype=dtype, device=device)
             for k, closure in enumerate(closures):
                 rows = (cls_index == k).nonzero(as_tuple=True)[0]
@@ -339,4 +369,30 @@ class ClassConditionalDensity(DensityMixin, BaseEstimator):
                     out = out.index_put((rows,), closure(x[rows]))
             return out
 
+        def value_and_grad(x, cls_index):
+            """``(log q̂(x | c), ∇ log q̂(x | c))`` without autograd."""
+            x, cls_index = check(x, cls_index)
+            n = x.shape[0]
+            if n and small(n):
+                k = one_class(cls_index)
+                if k is not None:
+                    return closures[k].value_and_grad(x)
+                parts = [f.value_and_grad(x) for f in closures]
+                idx = cls_index.view(-1, 1)
+                value = torch.stack([p[0] for p in parts], 1).gather(1, idx)
+                grads = torch.stack([p[1] for p in parts], 1)  # (n, K, d)
+                index = idx.view(-1, 1, 1).expand(-1, 1, grads.shape[2])
+                return value.squeeze(1), grads.gather(1, index).squeeze(1)
+            value = torch.zeros(n, dtype=dtype, device=device)
+            grad = torch.zeros(n, n_features, dtype=dtype, device=device)
+            for k, closure in enumerate(closures):
+                rows = (cls_index == k).nonzero(as_tuple=True)[0]
+                if rows.numel():
+                    v, g = closure.value_and_grad(x[rows])
+                    value = value.index_put((rows,), v)
+                    grad = grad.index_put((rows,), g)
+            return value, grad
+
+        if all(hasattr(f, "value_and_grad") for f in closures):
+            log_density.value_and_grad = value_and_grad
         return log_density

@@ -277,4 +277,5 @@ class GMMDensity(BaseDensity):
             x = _check_query(x, n_features, device, dtype, owner)
             return _rowwise(block, x, n_components * n_features)
 
+        log_density.cost_per_row = n_components * n_features
         return log_density

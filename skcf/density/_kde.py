@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..utils._sklearn_compat import Interval, StrOptions, _fit_context, validate_data
 from . import _base
-from ._base import BaseDensity, _check_query, _rowwise
+from ._base import BaseDensity, _check_query, _rowwise, _rowwise_pair
 
 
 def _rule_of_thumb(rule, n_samples, n_features):
@@ -248,7 +248,9 @@ class KDEDensity(BaseDensity):
         -------
         log_density : callable
             ``f(x) -> Tensor of shape (n,)`` for ``x`` of shape
-            ``(n, n_features_in_)``, differentiable in ``x``.
+            ``(n, n_features_in_)``, differentiable in ``x``. Its attribute
+            ``f.value_and_grad(x)`` returns ``(f(x), ∇ₓ f(x))`` computed in
+            closed form, without autograd (what skcf's engine uses).
         """
         check_is_fitted(self)
         device = torch.device(device)
@@ -271,4 +273,20 @@ class KDEDensity(BaseDensity):
             x = _check_query(x, n_features, device, dtype, owner)
             return _rowwise(block, x, n_train)
 
+        def block_and_grad(x):
+            x = x - centre
+            d2 = (x * x).sum(dim=1, keepdim=True) + train_sq - 2.0 * (x @ train.T)
+            a = scale * d2.clamp_min(0.0)
+            lse = torch.logsumexp(a, dim=1)
+            # ∇ log q = Σ_j softmax_j (t_j - x) / h²
+            w = torch.exp(a - lse[:, None])
+            return lse + const, (w @ train - x) / (h * h)
+
+        def value_and_grad(x):
+            """``(log q̂(x), ∇ log q̂(x))`` without autograd."""
+            x = _check_query(x, n_features, device, dtype, owner)
+            return _rowwise_pair(block_and_grad, x, n_train)
+
+        log_density.value_and_grad = value_and_grad
+        log_density.cost_per_row = n_train
         return log_density

@@ -224,4 +224,5 @@ class KNNDensity(BaseDensity):
             x = _check_query(x, n_features, device, dtype, owner)
             return _rowwise(block, x, n_train)
 
+        log_density.cost_per_row = n_train
         return log_density

@@ -495,3 +495,49 @@ EXPECTED_FAILED = {
 )
 def test_sklearn_compatible_density(estimator, check):
     check(estimator)
+
+
+# ------------------------------------------------- hand-written KDE gradients
+@pytest.mark.parametrize("masked", [False, True])
+@pytest.mark.parametrize("n_rows", [1, 7, 40])
+def test_kde_value_and_grad_matches_autograd(n_rows, masked, monkeypatch):
+    import torch
+
+    from skcf.density import _conditional
+
+    if masked:  # the class-by-class path of large batches
+        monkeypatch.setattr(_conditional, "_ALL_CLASSES_BELOW", 0)
+
+    from skcf.density import ClassConditionalDensity, KDEDensity
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(60, 4)
+    y = (X[:, 0] > 0).astype(int)
+    x = torch.tensor(rng.randn(n_rows, 4))
+    kde = KDEDensity(bandwidth=0.7).fit(X)
+    f = kde.torch_log_density(dtype=torch.float64)
+    xg = x.clone().requires_grad_(True)
+    (g_auto,) = torch.autograd.grad(f(xg).sum(), xg)
+    v, g = f.value_and_grad(x)
+    torch.testing.assert_close(v, f(x))
+    torch.testing.assert_close(g, g_auto)
+
+    cond = ClassConditionalDensity(KDEDensity(bandwidth=0.7)).fit(X, y)
+    fc = cond.torch_log_density(dtype=torch.float64)
+    for cls in (torch.zeros(n_rows, dtype=torch.long), torch.arange(n_rows) % 2):
+        xg = x.clone().requires_grad_(True)
+        (g_auto,) = torch.autograd.grad(fc(xg, cls).sum(), xg)
+        v, g = fc.value_and_grad(x, cls)
+        torch.testing.assert_close(v, fc(x, cls))
+        torch.testing.assert_close(g, g_auto)
+        # each row scored by its own class, on every path (one class, all
+        # classes then picked, per-class masks for large batches)
+        own = torch.stack(
+            [
+                cond.densities_[c].torch_log_density(dtype=torch.float64)(x[i : i + 1])[
+                    0
+                ]
+                for i, c in enumerate(cls.tolist())
+            ]
+        )
+        torch.testing.assert_close(v, own)

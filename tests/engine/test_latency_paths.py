@@ -8,7 +8,7 @@ from skcf._engine import FISTA, CSearch, L1Distance, L2Distance, solve
 from skcf._engine._cem_terms import AnchoredL1Distance, AnchoredL2Distance
 from skcf._engine._solve import _fast_logits, is_valid
 from skcf._engine._solvers import _masked
-from skcf._engine._terms import CrossEntropyLoss, HingeLoss, TermContext
+from skcf._engine._terms import CrossEntropyLoss, DensityTerm, HingeLoss, TermContext
 from skcf.models import MLP, DifferentiableModel
 
 
@@ -203,6 +203,17 @@ def _context(z, x, x0, untargeted=False, seed=0):
     return TermContext(x, x0, z, target, u, y0, {}, targeted_only=not untargeted)
 
 
+def _kde_closure():
+    import numpy as np
+
+    from skcf.density import ClassConditionalDensity, KDEDensity
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(45, 5)
+    cond = ClassConditionalDensity(KDEDensity(bandwidth=0.8)).fit(X, np.arange(45) % 3)
+    return cond.torch_log_density(dtype=torch.float64)
+
+
 @pytest.mark.parametrize("untargeted", [False, True])
 @pytest.mark.parametrize(
     "term",
@@ -220,6 +231,9 @@ def _context(z, x, x0, untargeted=False, seed=0):
             2.0,
             feature_weights=torch.rand(5, dtype=torch.float64) + 0.1,
         ),
+        # S-CFE's class-conditional KDE (the target class; for untargeted
+        # rows the best other class, read from the logits without a gradient)
+        DensityTerm(_kde_closure(), 0.4),
     ],
     ids=repr,
 )
