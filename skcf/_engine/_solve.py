@@ -281,6 +281,25 @@ class _View:
         self._cons = prob.cons
         self._latent = prob.param is not None
         self._targeted_only = prob.targeted_only
+        # the best so far of these rows, updated in place of the problem's
+        # (no gather/scatter per iteration); ``flush`` writes them back
+        self.best_x = take(prob.best_x)
+        self.best_cost = take(prob.best_cost)
+        self.found = take(prob.found)
+
+    def flush(self, prob: _Problem) -> None:
+        """Write this view's best-so-far back into ``prob``."""
+        if self.full:
+            prob.best_x, prob.best_cost, prob.found = (
+                self.best_x,
+                self.best_cost,
+                self.found,
+            )
+            return
+        r = self.rows
+        prob.best_x[r] = self.best_x
+        prob.best_cost[r] = self.best_cost
+        prob.found[r] = self.found
 
     def project(self, x: Tensor) -> Tensor:
         """Projection of the solver variable (none for a latent variable)."""
@@ -518,28 +537,29 @@ class _Problem:
             targeted_only=self.targeted_only,
         )
         cost = self.cost_fn(view.ctx(cand, logits))
-        if view.full:  # the whole chunk: masked writes without gathers
+        if self.last_x is not None or self.within_x is not None:
+            self._keep(view, cand)
+        better = ok & (cost < view.best_cost)  # no host sync: masked writes
+        view.best_x = torch.where(better[:, None], cand, view.best_x)
+        view.best_cost = torch.where(better, cost, view.best_cost)
+        view.found = view.found | better
+        return ok
+
+    def _keep(self, view: _View, cand: Tensor) -> None:
+        """Record the last iterate (and the last one inside the ℓ∞ ball)."""
+        if view.full:
             if self.last_x is not None:
                 self.last_x.copy_(cand)
             if self.within_x is not None:
                 inside = (cand - view.x0).abs().amax(dim=1) < self.within_linf
                 self.within_x.copy_(torch.where(inside[:, None], cand, self.within_x))
-            better = ok & (cost < self.best_cost)
-            self.best_x = torch.where(better[:, None], cand, self.best_x)
-            self.best_cost = torch.where(better, cost, self.best_cost)
-            self.found |= better
-            return ok
+            return
         r = view.rows
         if self.last_x is not None:
             self.last_x[r] = cand
         if self.within_x is not None:
             inside = (cand - view.x0).abs().amax(dim=1) < self.within_linf
             self.within_x[r] = torch.where(inside[:, None], cand, self.within_x[r])
-        better = ok & (cost < self.best_cost[r])  # no host sync: masked writes
-        self.best_x[r] = torch.where(better[:, None], cand, self.best_x[r])
-        self.best_cost[r] = torch.where(better, cost, self.best_cost[r])
-        self.found[r] |= better
-        return ok
 
     def run(
         self,
@@ -614,10 +634,13 @@ class _Problem:
                     ended[active[done]] = True
                 self.n_iter[view.rows] += it + 1 - credited
                 credited = it + 1
+                view.flush(self)
                 if self.final_only:  # a stalled row's final iterate is this one
                     left = active[done]
                     last = solver.candidate({k: v[done] for k, v in state.items()})
-                    success[left] |= self.consider(_View(self, rows[left]), last, None)
+                    stalled_view = _View(self, rows[left])
+                    success[left] |= self.consider(stalled_view, last, None)
+                    stalled_view.flush(self)
                 keep = ~done
                 active = active[keep]
                 if active.shape[0] == 0:
@@ -630,6 +653,7 @@ class _Problem:
             if active.shape[0]:
                 self.n_iter[view.rows] += self.max_iter - credited
                 success[active] |= self.consider(view, solver.candidate(state), None)
+                view.flush(self)
         return success
 
 
