@@ -14,6 +14,11 @@ What is measured
   table reports p50 / p95 / mean of the per-call wall time, validity over the
   rows and the per-generator target (issue 10: 10 ms elastic net, 20 ms others).
 * ``--busy N`` runs N spin-loop processes during the timings (a shared machine).
+* Each generator is timed twice in the same run: as shipped, and with
+  ``skcf.set_config(speculative_search=False)`` (the binary search on ``c`` runs
+  its rounds one after the other); the table gives both p50s, the speed-up and
+  the largest difference between the two runs' counterfactuals
+  (``--no-compare-sequential`` skips the second timing).
 
 Outputs ``<out>/latency_<device>[_busy<N>][_<tag>].json`` and ``.md``. Run from
 the repository root::
@@ -99,7 +104,21 @@ def _sync(device):
 def bench_one(key, net, Xtr, Q, args):
     label, cls, target = GENERATORS[key]
     gen = cls(net, random_state=args.seed, device=args.device).fit(Xtr)
-    times, valid, n_iter = [], [], []
+    out = _time_calls(gen, Q, args)
+    out.update(key=key, generator=label, target_p50_ms=target)
+    out["meets_target"] = None if target is None else bool(out["p50_ms"] <= target)
+    if args.compare_sequential:
+        # the same generator with the search rounds one after the other
+        # (skcf.set_config(speculative_search=False)), timed in the same run
+        with skcf.config_context(speculative_search=False):
+            seq = _time_calls(gen, Q, args)
+        out["sequential"] = seq
+        out["speedup_vs_sequential"] = seq["p50_ms"] / out["p50_ms"]
+    return out
+
+
+def _time_calls(gen, Q, args):
+    times, valid, n_iter, X_cf = [], [], [], []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CounterfactualWarning)
         for i in range(min(args.warmup, len(Q))):
@@ -111,23 +130,20 @@ def bench_one(key, net, Xtr, Q, args):
             cf = gen.explain(x)
             _sync(args.device)
             times.append(time.perf_counter() - t0)
+            X_cf.append(np.asarray(cf.X_cf, dtype=np.float64)[0])
             valid.append(bool(np.asarray(cf.valid)[0]))
             it = getattr(cf, "n_iter", None)
             if it is not None:
                 n_iter.append(float(np.asarray(it)[0]))
     ms = np.asarray(times) * 1e3
-    p50 = float(np.percentile(ms, 50))
     return {
-        "key": key,
-        "generator": label,
-        "p50_ms": p50,
+        "p50_ms": float(np.percentile(ms, 50)),
         "p95_ms": float(np.percentile(ms, 95)),
         "mean_ms": float(ms.mean()),
         "min_ms": float(ms.min()),
         "validity": float(np.mean(valid)),
         "mean_n_iter": float(np.mean(n_iter)) if n_iter else None,
-        "target_p50_ms": target,
-        "meets_target": None if target is None else bool(p50 <= target),
+        "_X_cf": np.vstack(X_cf),
     }
 
 
@@ -142,8 +158,9 @@ def markdown(res):
         f"{res['load_after']}).",
         "",
         "| generator | p50 ms | p95 ms | mean ms | validity | mean iters | "
-        "target p50 ms | meets |",
-        "|---|---:|---:|---:|---:|---:|---:|---|",
+        "target p50 ms | meets | p50 ms, rounds in sequence | speed-up | "
+        "max abs Δ counterfactual |",
+        "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|",
     ]
     for r in res["results"]:
         it = "" if r["mean_n_iter"] is None else f"{r['mean_n_iter']:.0f}"
@@ -151,10 +168,28 @@ def markdown(res):
         meets = (
             "—" if r["meets_target"] is None else ("yes" if r["meets_target"] else "no")
         )
+        seq = r.get("sequential")
+        cmp = (
+            "— | — | —"
+            if seq is None
+            else f"{seq['p50_ms']:.1f} | {r['speedup_vs_sequential']:.2f}× | "
+            f"{r['max_abs_diff_vs_sequential']:.1e}"
+        )
         lines.append(
             f"| {r['generator']} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | "
-            f"{r['mean_ms']:.1f} | {r['validity']:.3f} | {it} | {tgt} | {meets} |"
+            f"{r['mean_ms']:.1f} | {r['validity']:.3f} | {it} | {tgt} | {meets} | "
+            f"{cmp} |"
         )
+    if any("sequential" in r for r in res["results"]):
+        lines += [
+            "",
+            "`rounds in sequence`: the same generator and rows in the same run "
+            "with `skcf.set_config(speculative_search=False)`, the binary search "
+            "on c running its rounds one after the other (skcf before the "
+            "speculative search). `max abs Δ`: largest difference between the "
+            "two runs' counterfactuals (float32 rounding; iteration counts are "
+            "the same by construction).",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -171,6 +206,12 @@ def main(argv=None):
     )
     p.add_argument("--out", default=str(Path(__file__).parent / "results"))
     p.add_argument("--tag", default="", help="suffix of the output file names")
+    p.add_argument(
+        "--no-compare-sequential",
+        dest="compare_sequential",
+        action="store_false",
+        help="skip the second timing with the search rounds in sequence",
+    )
     args = p.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         print("CUDA is not available on this machine: nothing to measure.")
@@ -193,6 +234,16 @@ def main(argv=None):
                 f"{r['p95_ms']:7.2f} ms  validity {r['validity']:.3f}",
                 flush=True,
             )
+            if "sequential" in r:
+                a, b = r.pop("_X_cf"), r["sequential"].pop("_X_cf")
+                r["max_abs_diff_vs_sequential"] = float(np.abs(a - b).max())
+                print(
+                    f"{'':<20} rounds in sequence p50 {r['sequential']['p50_ms']:7.2f}"
+                    f" ms ({r['speedup_vs_sequential']:.2f}x)",
+                    flush=True,
+                )
+            else:
+                r.pop("_X_cf")
             results.append(r)
     finally:
         for proc in spinners:
