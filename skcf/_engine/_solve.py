@@ -371,6 +371,9 @@ class _Problem:
         # one host sync per chunk; lets terms and validity skip untargeted work
         self.targeted_only = not bool(untargeted.any())
         self.lo, self.hi = cons.row_bounds(x0)
+        self.finite_box = bool(
+            torch.isfinite(self.lo).all() & torch.isfinite(self.hi).all()
+        )
         self.grad_mask = cons.grad_mask() if param is None else 1.0
         if isinstance(self.grad_mask, Tensor) and bool((self.grad_mask == 1).all()):
             self.grad_mask = 1.0  # nothing frozen: the solvers skip the product
@@ -582,8 +585,14 @@ class _Problem:
         success = torch.zeros(rows.shape[0], dtype=torch.bool, device=start.device)
         active = torch.arange(rows.shape[0], device=start.device)
         view = _View(self, rows)
-        best_loss = torch.full_like(c, float("inf"))
+        # a row improves when its loss beats ``bar``: its best loss so far less
+        # 1e-6 of its size (the first finite loss beats the initial inf)
+        bar = torch.full_like(c, float("inf"))
         stall = torch.zeros_like(active)
+        # iterates of a projecting solver inside finite boxes stay finite
+        guard = self.param is not None or not (
+            solver.projects_state and self.finite_box
+        )
         # iterations are credited to rows when they leave (or the loop ends),
         # not one indexed add per iteration
         credited = 0
@@ -601,11 +610,8 @@ class _Problem:
                     success[active] |= ok
                 done = ok if self.early_stop else None
             if self.patience:
-                # relative improvement; the first finite loss always improves on inf
-                improved = (
-                    loss < best_loss - 1e-6 * best_loss.abs()
-                ) | ~torch.isfinite(best_loss)
-                best_loss = torch.where(improved, loss, best_loss)
+                improved = loss < bar
+                bar = torch.where(improved, loss - 1e-6 * loss.abs(), bar)
                 stall = torch.where(improved, 0, stall + 1)
                 stalled = stall >= self.patience
                 done = stalled if done is None else done | stalled
@@ -622,7 +628,7 @@ class _Problem:
                 self.groups,
             )
             solver.step(state, grad, sctx)
-            for k, v in state.items():  # never let a non-finite value through
+            for k, v in state.items() if guard else ():  # no non-finite value
                 if self.param is None and v.shape == view.x0.shape:
                     state[k] = torch.where(torch.isfinite(v), v, view.x0)
                 elif self.param is not None:
@@ -646,7 +652,7 @@ class _Problem:
                 if active.shape[0] == 0:
                     break
                 state = {k: v[keep] for k, v in state.items()}
-                c, best_loss, stall = c[keep], best_loss[keep], stall[keep]
+                c, bar, stall = c[keep], bar[keep], stall[keep]
                 radius = None if radius is None else radius[keep]
                 view = _View(self, rows[active])
         else:  # the last step's iterate has not been looked at yet
@@ -924,6 +930,38 @@ def _node_weights(search: CSearch, dtype: torch.dtype) -> Tensor:
     return _NODE_WEIGHTS[key]
 
 
+_ANCESTRY: dict = {}
+
+
+def _ancestry(n_steps: int, device) -> tuple[Tensor, Tensor, Tensor]:
+    """Ancestors of every node of the search tree and the branch taken.
+
+    For node ``j`` and depth ``l`` below ``j``'s own: ``ancestor[j, l]`` is
+    its ancestor there, ``after_success[j, l, 0]`` whether ``j`` lies below
+    that ancestor's success branch and ``real[j, l, 0]`` is True; deeper
+    entries are padding (``real`` False).
+    """
+    key = (n_steps, str(device))
+    if key in _ANCESTRY:
+        return _ANCESTRY[key]
+    n_nodes, depth = 2**n_steps - 1, max(n_steps - 1, 1)
+    ancestor = torch.zeros((n_nodes, depth), dtype=torch.long)
+    after = torch.zeros((n_nodes, depth, 1), dtype=torch.bool)
+    real = torch.zeros((n_nodes, depth, 1), dtype=torch.bool)
+    for j in range(1, n_nodes):
+        path, k = [], j
+        while k:
+            parent = (k - 1) // 2
+            path.append((parent, k == 2 * parent + 1))
+            k = parent
+        for level, (a, success_branch) in enumerate(reversed(path)):
+            ancestor[j, level] = a
+            after[j, level, 0] = success_branch
+            real[j, level, 0] = True
+    _ANCESTRY[key] = (ancestor.to(device), after.to(device), real.to(device))
+    return _ANCESTRY[key]
+
+
 def _tree_search(prob: _Problem, search: CSearch) -> Tensor:
     """The binary search on ``c`` with every round started at once.
 
@@ -944,17 +982,15 @@ def _tree_search(prob: _Problem, search: CSearch) -> Tensor:
     c = _node_weights(search, x0.dtype).to(x0.device).repeat_interleave(m)
 
     tree = prob.tiled(n_nodes)
+    ancestor, after_success, real = _ancestry(n_steps, x0.device)
 
     def prune(success: Tensor, ended: Tensor) -> Tensor:
-        won = success.view(n_nodes, m)
-        lost = (ended & ~success).view(n_nodes, m)
-        dead = torch.zeros_like(won)
-        for level in range(n_steps - 1):
-            a, b = 2**level - 1, 2 ** (level + 1) - 1
-            kids = dead[b : 2 * b + 1].view(b - a, 2, m)
-            kids[:, 0] = dead[a:b] | lost[a:b]  # taken after a success
-            kids[:, 1] = dead[a:b] | won[a:b]  # taken after a failure
-        return dead.view(-1)
+        # a node is dead when an ancestor decided against its branch: it
+        # succeeded where the branch follows a failure, or the reverse
+        won = success.view(n_nodes, m)[ancestor]  # (n_nodes, n_steps - 1, m)
+        lost = (ended & ~success).view(n_nodes, m)[ancestor]
+        against = torch.where(after_success, lost, won) & real
+        return against.any(dim=1).view(-1)
 
     every = torch.arange(n_nodes * m, device=x0.device)
     success = tree.run(every, c, None, tree.u0, prune=prune).view(n_nodes, m)

@@ -58,6 +58,9 @@ class Solver:
     l1_mode: str | None = None
     #: whether the solver needs a radius per row (projected gradient)
     needs_radius: bool = False
+    #: every state tensor is a point projected onto the row box after each
+    #: step (so finite when the box is): the engine skips its finiteness guard
+    projects_state: bool = False
     #: straight-through map of the query point (see the class docstring)
     snap: Snap | None = None
 
@@ -228,6 +231,7 @@ class FISTA(Solver):
     """
 
     l1_mode = "prox"
+    projects_state = True
 
     def __init__(
         self, lr: float = 0.01, decay: str | None = "sqrt", shrinkage: str = "prox"
