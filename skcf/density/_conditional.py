@@ -353,46 +353,45 @@ class ClassConditionalDensity(DensityMixin, BaseEstimator):
             first = cls_index[:1]
             return int(first) if bool((cls_index == first).all()) else None
 
-        def log_density(x, cls_index):
+        def by_class(x, cls_index, call):
+            """``call(closure, rows)`` (a tuple of per-row tensors), row by class."""
             x, cls_index = check(x, cls_index)
             n = x.shape[0]
             if n and small(n):
                 k = one_class(cls_index)
                 if k is not None:
-                    return closures[k](x)
-                every = torch.stack([f(x) for f in closures], dim=1)
-                return every.gather(1, cls_index.view(-1, 1)).squeeze(1)
-            out = torch.zeros(n, dtype=dtype, device=device)
+                    return call(closures[k], x)
+                parts = [call(f, x) for f in closures]
+                return tuple(
+                    _pick(torch.stack([p[i] for p in parts], 1), cls_index)
+                    for i in range(len(parts[0]))
+                )
+            if not n:
+                return call(closures[0], x)
+            out = None
             for k, closure in enumerate(closures):
                 rows = (cls_index == k).nonzero(as_tuple=True)[0]
                 if rows.numel():
-                    out = out.index_put((rows,), closure(x[rows]))
-            return out
+                    res = call(closure, x[rows])
+                    if out is None:
+                        out = [r.new_zeros((n, *r.shape[1:])) for r in res]
+                    out = [o.index_put((rows,), r) for o, r in zip(out, res)]
+            return tuple(out)
+
+        def log_density(x, cls_index):
+            return by_class(x, cls_index, lambda f, rows: (f(rows),))[0]
 
         def value_and_grad(x, cls_index):
             """``(log q̂(x | c), ∇ log q̂(x | c))`` without autograd."""
-            x, cls_index = check(x, cls_index)
-            n = x.shape[0]
-            if n and small(n):
-                k = one_class(cls_index)
-                if k is not None:
-                    return closures[k].value_and_grad(x)
-                parts = [f.value_and_grad(x) for f in closures]
-                idx = cls_index.view(-1, 1)
-                value = torch.stack([p[0] for p in parts], 1).gather(1, idx)
-                grads = torch.stack([p[1] for p in parts], 1)  # (n, K, d)
-                index = idx.view(-1, 1, 1).expand(-1, 1, grads.shape[2])
-                return value.squeeze(1), grads.gather(1, index).squeeze(1)
-            value = torch.zeros(n, dtype=dtype, device=device)
-            grad = torch.zeros(n, n_features, dtype=dtype, device=device)
-            for k, closure in enumerate(closures):
-                rows = (cls_index == k).nonzero(as_tuple=True)[0]
-                if rows.numel():
-                    v, g = closure.value_and_grad(x[rows])
-                    value = value.index_put((rows,), v)
-                    grad = grad.index_put((rows,), g)
-            return value, grad
+            return by_class(x, cls_index, lambda f, rows: f.value_and_grad(rows))
 
         if all(hasattr(f, "value_and_grad") for f in closures):
             log_density.value_and_grad = value_and_grad
         return log_density
+
+
+def _pick(stacked, cls_index):
+    """``stacked[i, cls_index[i]]`` for ``stacked`` of shape ``(n, K, ...)``."""
+    shape = (-1, 1, *stacked.shape[2:])
+    index = cls_index.view(-1, *([1] * (stacked.dim() - 1))).expand(shape)
+    return stacked.gather(1, index).squeeze(1)
