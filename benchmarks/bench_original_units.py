@@ -34,7 +34,7 @@ when ``dice_ml`` is importable (it is never a dependency).
     python benchmarks/bench_original_units.py [--datasets german adult]
         [--n-queries 1000] [--models mlp skorch hgb] [--generators ...]
         [--n-train 5000] [--quick] [--profile] [--data-home ../shared/data]
-        [--device cpu] [--out benchmarks/results]
+        [--device cpu] [--out benchmarks/results] [--tag gs]
 """
 
 import argparse
@@ -722,6 +722,9 @@ def main(argv=None):
     parser.add_argument("--note", default="", help="a line for the markdown")
     parser.add_argument("--out", default="benchmarks/results")
     parser.add_argument(
+        "--tag", default="", help="suffix of the result files (original_units_TAG)"
+    )
+    parser.add_argument(
         "--render", metavar="JSON", help="only rewrite the markdown of a JSON result"
     )
     args = parser.parse_args(argv)
@@ -756,6 +759,7 @@ def main(argv=None):
         "original_units"
         + (f"_threads{args.threads}" if args.threads else "")
         + ("_quick" if args.quick else "")
+        + (f"_{args.tag}" if args.tag else "")
     )
     meta = dict(
         device=args.device,

@@ -19,7 +19,8 @@ class SearchResult:
     found : Tensor of shape (n,), bool
         Whether a candidate satisfying the validity rule was found.
     n_iter : Tensor of shape (n,)
-        Solver iterations spent on each row (over all search steps).
+        Solver iterations of each row's search (over all its rounds; the
+        branches a speculative search ran and discarded are not counted).
     cost : Tensor of shape (n,)
         Cost (sum of the non-prediction terms) of ``x_cf``; ``inf`` if not found.
     weight : Tensor of shape (n,)

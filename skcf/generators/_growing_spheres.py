@@ -312,12 +312,32 @@ class _Space:
         else:
             x[:, :, self.cols] = z
 
-    def snap(self, z, lo, hi):
+    def grid_bounds(self, lo, hi):
+        """Each row's range ``(klo, khi)`` of grid steps on the integer features.
+
+        ``lo``/``hi`` have shape ``(rows, k)``; computed once per row, in the
+        precision of the bounds (float64), whatever the candidates' dtype.
+        None without integer features.
+        """
+        if not self.integer.size:
+            return None
+        j = self.integer
+        step, origin = (1.0, 0.0) if self.step is None else (self.step, self.origin)
+        # a bound closer than float rounding to a grid point counts as on it
+        klo = np.ceil((lo[:, j] - origin) / step - 1e-6)
+        khi = np.floor((hi[:, j] - origin) / step + 1e-6)
+        return klo[:, None, :], khi[:, None, :]
+
+    def snap(self, z, lo, hi, grid=None):
         """In place: argmax one-hot per group, integers rounded into the box.
 
         ``z`` has shape ``(rows, points, k)``, ``lo``/``hi`` ``(rows, 1, k)``:
         the rule of :meth:`Constraints.snap`, without repeating the bounds of
-        a row for each of its points.
+        a row for each of its points. ``grid``: the rows' :meth:`grid_bounds`
+        (computed from ``lo``/``hi`` when None). Grid points are computed in
+        float64 and then stored in ``z``'s dtype, so a float32 search puts an
+        integer feature left on its factual step on the factual's float32
+        value.
         """
         for g in self.groups:  # few groups; every row and point at once
             block = z[:, :, g]
@@ -328,11 +348,21 @@ class _Space:
             z[:, :, g] = np.arange(block.shape[2]) == winner
         if self.integer.size:
             j = self.integer
-            step, origin = (1.0, 0.0) if self.step is None else (self.step, self.origin)
-            k = np.round((z[:, :, j] - origin) / step)
-            k = np.maximum(k, np.ceil((lo[:, :, j] - origin) / step - 1e-6))
-            k = np.minimum(k, np.floor((hi[:, :, j] - origin) / step + 1e-6))
-            z[:, :, j] = origin + k * step
+            if grid is None:
+                grid = self.grid_bounds(lo[:, 0], hi[:, 0])
+            klo, khi = grid
+            if self.step is None:
+                k = np.round(z[:, :, j])
+                np.maximum(k, klo, out=k, casting="unsafe")
+                np.minimum(k, khi, out=k, casting="unsafe")
+                z[:, :, j] = k
+            else:
+                k = np.round((z[:, :, j] - self.origin) / self.step)
+                np.maximum(k, klo, out=k)
+                np.minimum(k, khi, out=k)
+                k *= self.step
+                k += self.origin
+                z[:, :, j] = k
         return z
 
 
@@ -355,14 +385,33 @@ class _Search:
         self.space = space
         self.dtype = dtype
         cols = space.cols
-        # candidates are built in the dtype they are returned in: float32 data
-        # are searched in float32 (half the memory traffic, exact points)
-        self.work = np.float32 if dtype == np.float32 else np.float64
-        self.torch_work = torch.float32 if dtype == np.float32 else torch.float64
+        # candidates are built and scored in the lower of the data's and the
+        # model's precision: float32 data, or a float32 network (which would
+        # round float64 candidates anyway), are searched in float32 (half the
+        # memory traffic, random draws several times faster)
+        self.work = _work_dtype(dtype, getattr(self.model, "dtype", None))
+        self.torch_work = torch.from_numpy(np.empty(0, self.work)).dtype
+        # float64 rows searched in float32: a returned point takes the row's own
+        # float64 value wherever it kept the factual's float32 one, so untouched
+        # coordinates come back bit-equal to the factual
+        self.restore = self.work != np.dtype(dtype)
+        self.x0w = x0.astype(self.work)
         lo, hi = cons.row_bounds(torch.from_numpy(x0))
-        self.lo = lo.numpy()[:, cols].astype(self.work)
-        self.hi = hi.numpy()[:, cols].astype(self.work)
-        self.z0 = x0[:, cols].astype(self.work)
+        lo, hi = lo.numpy()[:, cols], hi.numpy()[:, cols]
+        self.lo, self.hi = lo.astype(self.work), hi.astype(self.work)
+        # integer features: each row's grid range, from its float64 box
+        self.grid = space.grid_bounds(lo, hi)
+        origin = gen.constraints_.get("origin")
+        self.grid_origin = np.zeros(x0.shape[1])
+        if origin is not None:
+            integer = gen.constraints_["integer"]
+            self.grid_origin[integer] = np.abs(np.asarray(origin)[integer])
+        self.z0 = self.x0w[:, cols]
+        # coordinates a row can move (an empty box, such as a one-hot option
+        # bounded at 0, is no direction to sample)
+        live = hi > lo
+        self.live = live.astype(self.work)
+        self.dim = np.maximum(live.sum(axis=1), 1).astype(np.float64)
         d = x0.shape[1]
         per_call = max(1, min(_MAX_POINTS, _MAX_ELEMENTS // d))
         self.rows_per_call = max(1, per_call // self.n_samples)
@@ -390,6 +439,8 @@ class _Search:
         step, u = step_t.numpy(), u_t.numpy().astype(np.float64)
         for j, sign in self.space.directed:
             step[:, :, j] = np.abs(step[:, :, j]) * sign
+        step *= self.live[rows][:, None, :]
+        k = self.dim[rows][:, None]
         norm = np.sqrt(np.einsum("rsk,rsk->rs", step, step))
         # radius with density ∝ r^(k-1) on [a0, a1]: uniform in the layer's volume
         a0, a1 = a0[:, None], a1[:, None]
@@ -424,8 +475,9 @@ class _Search:
                 z = self._draw(sub, a0[call[blk]], a1[call[blk]])
                 lo, hi = self.lo[sub][:, None, :], self.hi[sub][:, None, :]
                 np.clip(z, lo, hi, out=z)
-                z = self.space.snap(z, lo, hi)
-                self.space.scatter(x[blk], self.x0[sub], z)
+                grid = None if self.grid is None else (g[sub] for g in self.grid)
+                z = self.space.snap(z, lo, hi, grid)
+                self.space.scatter(x[blk], self.x0w[sub], z)
                 z -= self.z0[sub][:, None, :]
                 dd[blk] = np.sqrt(np.einsum("rsk,rsk->rs", z, z))
             sub = rows[call]
@@ -435,6 +487,9 @@ class _Search:
             pick = dd.argmin(axis=1)
             best[call] = x[np.arange(call.size), pick]
             dist[call] = dd[np.arange(call.size), pick]
+        if self.restore:  # untouched coordinates: the factual's own values
+            x0 = self.x0[rows]
+            np.copyto(best, x0, where=best == self.x0w[rows])
         return best, dist, np.isfinite(dist)
 
     # --------------------------------------------------------------- phases
@@ -487,6 +542,20 @@ class _Search:
             x_cf[rows] = self._sparsify(rows, x_cf[rows], units)
         return x_cf, n_iter
 
+    def _judged(self, x, x0):
+        """``x`` with the float rounding repaired that ``explain`` repairs.
+
+        Values a few units in the last place of the search's dtype off a
+        bound, an integer step or a one-hot are put on it (as
+        :meth:`BaseGenerator._exact` does with the returned rows); a real
+        breach is left as it is.
+        """
+        fixed = self.cons.exact(torch.from_numpy(x), torch.from_numpy(x0)).numpy()
+        eps = 16 * np.finfo(self.work).eps
+        # grid points ``origin + k * step`` carry the rounding of both terms
+        scale = np.abs(x) + np.abs(x0) + self.grid_origin + np.finfo(np.float64).tiny
+        return torch.from_numpy(np.where(np.abs(fixed - x) <= eps * scale, fixed, x))
+
     def _sparsify(self, rows, x_cf, units):
         """Reset changed units (features, one-hot groups) by increasing |change|."""
         x0 = self.x0[rows]
@@ -494,10 +563,13 @@ class _Search:
         # non-integer or not one-hot). Violations add up over units (features,
         # one-hot groups) and a reset only touches its own unit, so the test is
         # "does the factual break fewer of this unit's constraints than the
-        # current values": counted once per unit, before the greedy pass
+        # current values": counted once per unit, before the greedy pass, on
+        # the values ``explain`` will judge (float rounding repaired: a factual
+        # an ulp off its integer grid, a float32 point a hair past a bound)
         t0 = torch.from_numpy(x0)
-        per_cf = _unit_violations(self.cons, torch.from_numpy(x_cf), t0, units)
-        per_x0 = _unit_violations(self.cons, t0, t0, units)
+        per_cf = _unit_violations(self.cons, self._judged(x_cf, x0), t0, units)
+        x0_judged = self._judged(x0, x0)  # its own reference: no direction broken
+        per_x0 = _unit_violations(self.cons, x0_judged, x0_judged, units)
         change = np.sqrt(((x_cf - x0) ** 2) @ units.T)  # (rows, units)
         change = np.where(change > 0, change, np.inf)
         order = np.argsort(change, axis=1, kind="stable")
@@ -510,6 +582,21 @@ class _Search:
             ok &= per_x0[act, unit] <= per_cf[act, unit]  # never trade validity
             x_cf[act[ok]] = cand[ok]
         return x_cf
+
+
+def _work_dtype(dtype, model_dtype):
+    """The dtype candidates are built and scored in.
+
+    The data's dtype, or float32 for float64 data and a network working in a
+    lower precision (which rounds each candidate to it anyway).
+    """
+    if np.dtype(dtype) == np.float32 or model_dtype in (
+        torch.float32,
+        torch.float16,
+        torch.bfloat16,
+    ):
+        return np.dtype(np.float32)
+    return np.dtype(np.float64)
 
 
 def _generator(key):
