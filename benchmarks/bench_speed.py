@@ -922,14 +922,18 @@ def git_state():
 
     root = Path(__file__).resolve().parents[1]
     try:
-        run = lambda *a: subprocess.run(  # noqa: E731
-            ["git", *a],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout
+
+        def run(*a):
+            out = subprocess.run(
+                ["git", *a],
+                cwd=root,
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=True,
+            )
+            return out.stdout
+
         commit = run("rev-parse", "--short", "HEAD").strip()
         # porcelain lines are "XY path": strip after slicing (a leading space
         # of the status is part of the format)

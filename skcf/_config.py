@@ -109,8 +109,7 @@ def set_config(n_threads=None, category_cost=None, speculative_search=None) -> N
     if speculative_search is not None:
         if not isinstance(speculative_search, bool):
             raise ValueError(
-                "speculative_search must be True or False, got "
-                f"{speculative_search!r}."
+                f"speculative_search must be True or False, got {speculative_search!r}."
             )
         _config()["speculative_search"] = speculative_search
 

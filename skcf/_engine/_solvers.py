@@ -339,18 +339,40 @@ class ProjectedGradient(Solver):
     step_scale : float
         Step size as a fraction of the radius (``2/steps`` in seed 001 App. B.3;
         ``1.0`` with one step gives FGSM).
+    snap : callable, optional
+        ``snap(x, lo, hi)``: take gradients at the snapped point (straight-through
+        estimator; see :class:`Solver`).
+    feasible : bool, default=False
+        ℓ2 only: normalise the gradient over the directions the box lets the
+        iterate move. A coordinate on its bound whose descent direction points
+        out of the box (a one-hot option bounded at 0, a number at its limit)
+        is clamped back by the projection; left in ``g/‖g‖₂`` it shortens the
+        step of every other coordinate. Nothing changes where no coordinate
+        sits on a bound; ℓ∞ steps are per coordinate and unaffected.
     """
 
     needs_radius = True
 
-    def __init__(self, norm: str = "l2", step_scale: float = 0.1) -> None:
+    def __init__(
+        self,
+        norm: str = "l2",
+        step_scale: float = 0.1,
+        snap: Snap | None = None,
+        feasible: bool = False,
+    ) -> None:
         if norm not in ("l2", "linf"):
             raise ValueError(f"norm must be 'l2' or 'linf', got {norm!r}")
         self.norm = norm
         self.step_scale = float(step_scale)
+        self.snap = snap
+        self.feasible = bool(feasible)
 
     def step(self, state, grad, ctx):
         g = _masked(grad, ctx.grad_mask)
+        if self.feasible and self.norm == "l2":
+            x = state["x"]
+            blocked = ((x <= ctx.lo) & (g > 0)) | ((x >= ctx.hi) & (g < 0))
+            g = g.masked_fill(blocked, 0.0)
         radius = ctx.radius.view(-1, 1)
         step = self.step_scale * radius
         if self.norm == "linf":
@@ -363,3 +385,4 @@ class ProjectedGradient(Solver):
             d_norm = delta.norm(dim=1, keepdim=True).clamp_min(1e-12)
             delta = delta * torch.clamp(radius / d_norm, max=1.0)
         state["x"] = ctx.project(ctx.x0 + delta)
+        self._snap_query(state, ctx)

@@ -9,11 +9,17 @@ from ..base import BaseGenerator
 from ..exceptions import ConstraintError
 from ..utils._docstring import generator_docstring
 from ..utils._sklearn_compat import Interval, StrOptions
-from ._common import feature_weights, feature_weights_constraint, max_iter_constraint
+from ._common import (
+    RetryMissingMixin,
+    feature_weights,
+    feature_weights_constraint,
+    max_iter_constraint,
+    straight_through_snap,
+)
 
 
 @generator_docstring
-class ECCoGenerator(BaseGenerator):
+class ECCoGenerator(RetryMissingMixin, BaseGenerator):
     """Energy-constrained faithful counterfactuals (ECCo; seed 002's generator).
 
     Minimises ``CE(M(x), t) + lambda_cost · d(x, x0) + lambda_energy · E(x, t)``
@@ -23,6 +29,18 @@ class ECCoGenerator(BaseGenerator):
     search runs ``max_iter`` steps (or until the objective stops improving)
     rather than stopping at the boundary, and the valid iterate with the lowest
     ``lambda_cost · d + lambda_energy · E`` is returned.
+
+    One-hot groups and integer features are searched in their relaxation and
+    judged snapped. At the relaxed point the energy term can drive fractional
+    one-hots the model finds convincing while the snapped row is not a
+    counterfactual: on Adult's raw road (300 rejected rows, ``MLPClassifier``)
+    22 of the 25 rows left without one had crossed the boundary in the
+    relaxation only. With ``straight_through="retry"`` (default) the rows
+    left without a counterfactual are searched again with the gradient taken
+    at the snapped point, as :class:`WachterGenerator` does (8 rows left
+    there); the others keep the counterfactual of the relaxed search. Taking
+    every gradient at the snapped point (``True``) leaves 13 rows and costs
+    16-18 %% more ℓ1 on German credit's raw road.
 
     The energy is unbounded below on an unbounded domain — seed 002's grid
     search shows losses of 1e30 where ECCo overshoots. Here every mutable feature
@@ -59,6 +77,13 @@ class ECCoGenerator(BaseGenerator):
 
     patience : int, default=10
         Stop a row whose objective has not improved for this many iterations.
+
+    straight_through : bool or "retry", default="retry"
+        True: take gradients at the snapped point (one-hot groups, integer
+        features). False: at the relaxed point, snapping only to judge
+        validity (ECCo's objective on the relaxation, as skcf did before).
+        ``"retry"``: False, then True for the rows left without a
+        counterfactual.
 
     %(actionability)s
 
@@ -117,6 +142,7 @@ class ECCoGenerator(BaseGenerator):
         "lr": [Interval(Real, 0, None, closed="neither")],
         "max_iter": max_iter_constraint,
         "patience": [Interval(Integral, 1, None, closed="left")],
+        "straight_through": ["boolean", StrOptions({"retry"})],
     }
 
     def __init__(
@@ -132,6 +158,7 @@ class ECCoGenerator(BaseGenerator):
         lr=0.1,
         max_iter=100,
         patience=10,
+        straight_through="retry",
         immutable=None,
         increase_only=None,
         decrease_only=None,
@@ -154,6 +181,7 @@ class ECCoGenerator(BaseGenerator):
         self.lr = lr
         self.max_iter = max_iter
         self.patience = patience
+        self.straight_through = straight_through
         self.immutable = immutable
         self.increase_only = increase_only
         self.decrease_only = decrease_only
@@ -177,12 +205,22 @@ class ECCoGenerator(BaseGenerator):
                 "or give them (low, high)."
             )
 
-    def _engine_config(self, scale):
+    def _engine_config(self, scale, straight_through=None):
+        if straight_through is None:
+            # "retry" starts relaxed (the retry is _search's)
+            straight_through = not isinstance(self.straight_through, str) and bool(
+                self.straight_through
+            )
         w = feature_weights(self.feature_weights, scale, self.n_features_in_)
         dist_cls = L1Distance if self.distance == "l1" else L2Distance
         dist = dist_cls(self.lambda_cost, w)
         energy = EnergyTerm(self.lambda_energy)
-        solver = Adam(self.lr) if self.optimizer == "adam" else SGD(self.lr)
+        snap = straight_through_snap(self, scale) if straight_through else None
+        solver = (
+            Adam(self.lr, snap=snap)
+            if self.optimizer == "adam"
+            else SGD(self.lr, snap=snap)
+        )
 
         def cost(ctx):
             return dist(ctx) + energy(ctx)
@@ -196,3 +234,11 @@ class ECCoGenerator(BaseGenerator):
             patience=self.patience,
             cost_fn=cost,
         )
+
+    def _retry_config(self, scale):
+        """The second search of :class:`RetryMissingMixin`: with
+        ``straight_through="retry"`` the rows it leaves without a
+        counterfactual run again with straight-through gradients."""
+        if self.straight_through != "retry":
+            return None
+        return self._engine_config(scale, straight_through=True)

@@ -49,11 +49,13 @@ class GrowingSpheresGenerator(BaseGenerator):
     An enemy is a point whose predicted class is the target with target
     probability at least ``tau`` (untargeted rows: any other class, with its
     probability at least ``tau``), the rule ``explain`` uses to call a row valid.
-    Points move only along mutable features; each point is clipped to the row's
-    feasible box (bounds, ``increase_only`` / ``decrease_only``) and snapped to
-    valid one-hots and integers *before* it is classified, so every candidate
-    already satisfies the actionability constraints. A one-hot group is reset
-    as a whole during sparsification.
+    Points move only along the coordinates a row can move (mutable features
+    with room in the row's box; a one-hot option bounded at 0 is not one), and
+    the balls and layers are those of that subspace; each point is clipped to
+    the row's feasible box (bounds, ``increase_only`` / ``decrease_only``) and
+    snapped to valid one-hots and integers *before* it is classified, so every
+    candidate already satisfies the actionability constraints. A one-hot group
+    is reset as a whole during sparsification.
 
     Parameters
     ----------
@@ -131,6 +133,10 @@ class GrowingSpheresGenerator(BaseGenerator):
     The random numbers of a row come from its own torch generator, seeded by
     ``random_state`` and the row's values, so a row's counterfactual depends
     neither on ``batch_size`` nor on the order or the other rows of the call.
+    Candidates are built and classified in the lower of the data's and the
+    model's precision: float32 for float32 data or a float32 network (which
+    would round float64 candidates anyway), float64 otherwise; a returned row
+    keeps the factual's own values wherever it did not move.
 
     Growing Spheres is fast and needs no gradient, but without feature
     selection its counterfactuals are neither sparse nor minimal. Seed 003
@@ -328,24 +334,35 @@ class _Space:
         khi = np.floor((hi[:, j] - origin) / step + 1e-6)
         return klo[:, None, :], khi[:, None, :]
 
-    def snap(self, z, lo, hi, grid=None):
+    def snap(self, z, lo, hi, grid=None, masked=False):
         """In place: argmax one-hot per group, integers rounded into the box.
 
         ``z`` has shape ``(rows, points, k)``, ``lo``/``hi`` ``(rows, 1, k)``:
         the rule of :meth:`Constraints.snap`, without repeating the bounds of
         a row for each of its points. ``grid``: the rows' :meth:`grid_bounds`
-        (computed from ``lo``/``hi`` when None). Grid points are computed in
+        (computed from ``lo``/``hi`` when None). ``masked``: the one-hot
+        options bounded at 0 already hold ``-inf`` in ``z`` (the box ``z`` was
+        clipped to said so, see :class:`_Search`). Grid points are computed in
         float64 and then stored in ``z``'s dtype, so a float32 search puts an
         integer feature left on its factual step on the factual's float32
         value.
         """
+        flat = z.reshape(-1) if z.flags.c_contiguous else None
         for g in self.groups:  # few groups; every row and point at once
             block = z[:, :, g]
-            allowed = hi[:, :, g] > 0.5  # an option bounded at 0 stays off
-            if not allowed.all():
-                block = np.where(allowed, block, -np.inf)
-            winner = block.argmax(axis=2)[:, :, None]
-            z[:, :, g] = np.arange(block.shape[2]) == winner
+            if not masked:
+                allowed = hi[:, :, g] > 0.5  # an option bounded at 0 stays off
+                if not allowed.all():
+                    block = np.where(allowed, block, -np.inf)
+            winner = block.argmax(axis=2)
+            if flat is None:
+                z[:, :, g] = np.arange(block.shape[2]) == winner[:, :, None]
+                continue
+            # the winners' flat positions: cheaper than a (rows, points, k) mask
+            z[:, :, g] = 0.0
+            col = winner + g.start if isinstance(g, slice) else g[winner]
+            col += np.arange(0, flat.size, z.shape[2]).reshape(winner.shape)
+            flat[col.ravel()] = 1.0
         if self.integer.size:
             j = self.integer
             if grid is None:
@@ -399,6 +416,13 @@ class _Search:
         lo, hi = cons.row_bounds(torch.from_numpy(x0))
         lo, hi = lo.numpy()[:, cols], hi.numpy()[:, cols]
         self.lo, self.hi = lo.astype(self.work), hi.astype(self.work)
+        # a one-hot option bounded at 0 is clipped to -inf: never a group's
+        # argmax (what snap would otherwise mask out for every point)
+        off = np.zeros(lo.shape, dtype=bool)
+        for g in space.groups:
+            off[:, g] = hi[:, g] <= 0.5
+        self.lo[off] = -np.inf
+        self.hi[off] = -np.inf
         # integer features: each row's grid range, from its float64 box
         self.grid = space.grid_bounds(lo, hi)
         origin = gen.constraints_.get("origin")
@@ -407,9 +431,10 @@ class _Search:
             integer = gen.constraints_["integer"]
             self.grid_origin[integer] = np.abs(np.asarray(origin)[integer])
         self.z0 = self.x0w[:, cols]
-        # coordinates a row can move (an empty box, such as a one-hot option
-        # bounded at 0, is no direction to sample)
-        live = hi > lo
+        # coordinates a row can move: an empty box or a one-hot option bounded
+        # at 0 is no direction to sample (e.g. the unknown-category slots of a
+        # pipeline's search space); a row's own property, whatever the chunk
+        live = (hi > lo) & ~off
         self.live = live.astype(self.work)
         self.dim = np.maximum(live.sum(axis=1), 1).astype(np.float64)
         d = x0.shape[1]
@@ -439,7 +464,7 @@ class _Search:
         step, u = step_t.numpy(), u_t.numpy().astype(np.float64)
         for j, sign in self.space.directed:
             step[:, :, j] = np.abs(step[:, :, j]) * sign
-        step *= self.live[rows][:, None, :]
+        step *= self.live[rows][:, None, :]  # no move along a stuck coordinate
         k = self.dim[rows][:, None]
         norm = np.sqrt(np.einsum("rsk,rsk->rs", step, step))
         # radius with density ∝ r^(k-1) on [a0, a1]: uniform in the layer's volume
@@ -475,8 +500,8 @@ class _Search:
                 z = self._draw(sub, a0[call[blk]], a1[call[blk]])
                 lo, hi = self.lo[sub][:, None, :], self.hi[sub][:, None, :]
                 np.clip(z, lo, hi, out=z)
-                grid = None if self.grid is None else (g[sub] for g in self.grid)
-                z = self.space.snap(z, lo, hi, grid)
+                grid = None if self.grid is None else tuple(g[sub] for g in self.grid)
+                z = self.space.snap(z, lo, hi, grid, masked=True)
                 self.space.scatter(x[blk], self.x0w[sub], z)
                 z -= self.z0[sub][:, None, :]
                 dd[blk] = np.sqrt(np.einsum("rsk,rsk->rs", z, z))

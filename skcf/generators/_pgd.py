@@ -9,20 +9,26 @@ from .._engine import ProjectedGradient, RadiusSearch
 from ..base import BaseGenerator
 from ..utils._docstring import generator_docstring
 from ..utils._sklearn_compat import Interval, StrOptions
-from ._common import loss_constraint, prediction_term
+from ._common import (
+    RetryMissingMixin,
+    loss_constraint,
+    prediction_term,
+    straight_through_snap,
+)
 
 #: ``max_eps="auto"`` in units of ``eps``
 _AUTO_MAX_EPS = 3
 
 
 @generator_docstring
-class PGDGenerator(BaseGenerator):
+class PGDGenerator(RetryMissingMixin, BaseGenerator):
     """Projected gradient descent in an ℓ2 or ℓ∞ ball; FGSM with ``steps=1``.
 
     Each step moves ``step_size · eps`` along the normalised negative gradient
-    of the prediction loss (``g/‖g‖₂`` or ``sign(g)``), then projects onto the
-    ball of radius ``eps`` around the factual and onto the actionability box.
-    A row stops once it is valid.
+    of the prediction loss (``sign(g)``, or ``g/‖g‖₂`` over the coordinates
+    the box lets move: one on its bound, pushed outwards, is left out), then
+    projects onto the ball of radius ``eps`` around the factual and onto the
+    actionability box. A row stops once it is valid.
 
     With ``min_eps=True`` (seed 001, App. B.3) the radius grows through
     ``eps · k / n_radii`` for ``k = 1, 2, ...`` and each row keeps the smallest
@@ -36,6 +42,16 @@ class PGDGenerator(BaseGenerator):
     finds keeps its counterfactual and only the others cost more steps. With
     ``min_eps=False`` it is a fixed-radius attack.
     ``steps=1`` (step ``2·eps``, projected back to the ball) is FGSM (ℓ∞) / FGM (ℓ2).
+
+    From the factual, a first-order search misses rows whose flip lies past a
+    region where the gradient points away from it (Adult with an
+    ``MLPClassifier``: small capital gains lower the score, large ones flip
+    it). With ``random_start="retry"`` (default; ``min_eps=True`` only) the
+    rows no radius flips run the schedule again, each radius from a random
+    point of its ball; the rows found from the factual keep their
+    counterfactuals. On Adult's raw road (300 rejected rows, ``MLPClassifier``)
+    validity rises from 0.92 to 0.97 (0.89 before the ℓ2 step left out the
+    coordinates held on their bounds).
 
     Parameters
     ----------
@@ -69,11 +85,19 @@ class PGDGenerator(BaseGenerator):
         Step as a fraction of the radius; None means ``2 / steps``.
 
     loss : {"ce", "hinge"}, default="ce"
-        Prediction loss being descended.
+        Prediction loss being descended. The hinge is flat past the boundary,
+        so with one-hot groups or integer features its gradient is taken at
+        the snapped point (straight-through): at the relaxed point a row whose
+        relaxation had crossed stopped moving although its snapped point had
+        not (validity 0.16 on Adult's raw road with an ``MLPClassifier``).
 
-    random_start : bool, default=False
-        Start from a uniformly drawn point of the ball (seeded by
-        ``random_state``) instead of the factual.
+    random_start : bool or "retry", default="retry"
+        True: start every radius from a uniformly drawn point of the ball
+        (seeded by ``random_state`` and the row) instead of the factual
+        (Madry et al.). False: always from the factual (seed 001, ART's
+        baseline). ``"retry"``: from the factual, then the rows without a
+        counterfactual run the radius schedule again from random starts (with
+        ``min_eps=True``; a fixed-radius attack starts from the factual).
     all_steps : bool, default=False
         False: a row stops at its first valid iterate. True: every radius runs
         all ``steps`` steps and a row has a counterfactual at a radius only if
@@ -141,7 +165,7 @@ class PGDGenerator(BaseGenerator):
         "steps": [Interval(Integral, 1, None, closed="left")],
         "step_size": [Interval(Real, 0, None, closed="neither"), None],
         "loss": loss_constraint,
-        "random_start": ["boolean"],
+        "random_start": ["boolean", StrOptions({"retry"})],
         "all_steps": ["boolean"],
     }
 
@@ -158,7 +182,7 @@ class PGDGenerator(BaseGenerator):
         steps=50,
         step_size=None,
         loss="ce",
-        random_start=False,
+        random_start="retry",
         all_steps=False,
         immutable=None,
         increase_only=None,
@@ -215,15 +239,32 @@ class PGDGenerator(BaseGenerator):
         factor = _AUTO_MAX_EPS if self.max_eps == "auto" else self.max_eps / self.eps_
         return max(self.n_radii, math.ceil(self.n_radii * factor - 1e-9))
 
-    def _engine_config(self, scale):
+    def _engine_config(self, scale, random_start=None):
         step = 2.0 / self.steps if self.step_size is None else self.step_size
+        if random_start is None:
+            # "retry" starts from the factual (the retry is _search's)
+            random_start = not isinstance(self.random_start, str) and bool(
+                self.random_start
+            )
+        # the hinge is flat once the relaxed point is past the boundary: a row
+        # whose snapped point is not would never move again
+        snap = straight_through_snap(self, scale) if self.loss == "hinge" else None
         return dict(
             terms=[prediction_term(self.loss)],
-            solver=ProjectedGradient(self.norm, step_scale=step),
+            solver=ProjectedGradient(self.norm, step, snap=snap, feasible=True),
             search=RadiusSearch(
-                self.max_eps_, self._n_radii(), random_start=self.random_start
+                self.max_eps_, self._n_radii(), random_start=random_start
             ),
             max_iter=self.steps,
             early_stop=not self.all_steps,
             final_only=self.all_steps,
         )
+
+    def _retry_config(self, scale):
+        """The second search of :class:`RetryMissingMixin`: with
+        ``random_start="retry"`` and ``min_eps=True`` the rows the first
+        leaves without a counterfactual run the radius schedule again from
+        random starts."""
+        if self.random_start != "retry" or not self.min_eps:
+            return None
+        return self._engine_config(scale, random_start=True)

@@ -13,6 +13,7 @@ from ._common import (
     loss_constraint,
     max_iter_constraint,
     prediction_term,
+    straight_through_snap,
 )
 
 
@@ -190,10 +191,7 @@ class WachterGenerator(BaseGenerator):
     def _engine_config(self, scale):
         w = feature_weights(self.feature_weights, scale, self.n_features_in_)
         dist = L1Distance(1.0, w) if self.distance == "l1" else L2Distance(1.0, w)
-        snap = None
-        if self.straight_through:
-            cons = self._engine_constraints(scale.device, scale.dtype)
-            snap = cons.snap if cons.needs_snapping else None
+        snap = straight_through_snap(self, scale) if self.straight_through else None
         solver = (
             Adam(self.lr, snap=snap)
             if self.optimizer == "adam"

@@ -752,8 +752,29 @@ class TabularSpace:
 
     # ------------------------------------------------------------- mapping
     def model_input(self, Z: np.ndarray) -> np.ndarray:
-        """The preprocessing output for search-space rows ``Z`` (numpy)."""
-        return np.asarray(Z, dtype=np.float64) @ self.weight + self.bias
+        """The preprocessing output for search-space rows ``Z`` (numpy).
+
+        Most output columns copy one search coordinate (a one-hot slot) or
+        scale it (a scaler): those are gathered, and only the others (linked
+        columns) go through a matrix product, so a black box's many candidate
+        rows cost a copy rather than a dense ``Z @ weight``.
+        """
+        Z = np.asarray(Z, dtype=np.float64)
+        W, bias = self.weight, self.bias
+        src = np.abs(W).argmax(axis=0)
+        out = np.take(Z, src, axis=1)
+        scale = W[src, np.arange(W.shape[1])]
+        if (scale != 1.0).any():  # a search coordinate is often the input itself
+            out *= scale
+        linked = np.count_nonzero(W, axis=0) > 1
+        if linked.any():
+            out[:, linked] = Z @ W[:, linked]
+        shifted = bias != 0.0
+        if shifted.all():
+            out += bias
+        elif shifted.any():
+            out[:, shifted] += bias[shifted]
+        return out
 
     def torch_map(self) -> nn.Module:
         """The preprocessing as a differentiable torch module (float64 buffers)."""

@@ -353,6 +353,7 @@ def test_speculative_tree_search_equals_sequential_rounds(early_stop, n_rows):
     torch.testing.assert_close(spec.cost, seq.cost)
     assert seq.found.all()
     assert (seq.weight > 1.0).all()  # rounds failed and succeeded: the tree branched
+
     # a chunk this small runs as a tree (and a large one would not)
     class _Probe:
         keep_last, within_linf, final_only = False, None, False

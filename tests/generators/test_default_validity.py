@@ -1,21 +1,26 @@
-"""Default settings reach a counterfactual wherever one exists (issue 11).
+"""Default settings reach a counterfactual wherever one exists (issues 9, 11).
 
 Wachter on German credit with one-hot groups stalled on fractional one-hots
 until its gradients were taken at the snapped point; min-ε PGD stopped at the
 median training-row norm. Both keep the earlier behaviour one parameter away.
+On Adult's raw road with an ``MLPClassifier`` (issue 9), ECCo stalled the same
+way as Wachter, PGD's ℓ2 step lost most of its length to coordinates held on
+their bounds, and rows whose flip lies past a dip of the score (small capital
+gains lower it) need a start away from the factual.
 """
 
 import numpy as np
 import pytest
 import torch
-from numpy.testing import assert_array_equal
+from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 from skcf.datasets import load_german_credit
-from skcf.generators import PGDGenerator, WachterGenerator
-from skcf.models import MLP
+from skcf.exceptions import CounterfactualWarning
+from skcf.generators import ECCoGenerator, PGDGenerator, WachterGenerator
+from skcf.models import MLP, DifferentiableModel
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +78,8 @@ def test_min_eps_pgd_grows_past_the_median_norm(breast_cancer):
     assert gen.max_eps_ == pytest.approx(3 * gen.eps_)
     assert np.all(cf.l2[cf.valid] <= gen.max_eps_ + 1e-5)
     # seed 001's schedule stops at eps_: some rows lie farther than that
-    paper = PGDGenerator(clf, max_eps=None, random_state=0).fit(X)
+    paper = PGDGenerator(clf, max_eps=None, random_start=False, random_state=0)
+    paper.fit(X)
     cf0 = paper.explain(Q)
     assert paper.max_eps_ == paper.eps_ and cf0.validity < 0.99
     # the rows it finds keep their counterfactuals
@@ -104,3 +110,80 @@ def test_pgd_random_start_is_keyed_by_row_content(breast_cancer, norm):
     # the start is random: another seed gives other counterfactuals
     other = PGDGenerator(clf, **{**kw, "random_state": 1}).fit(X).transform(Q)
     assert not np.array_equal(other, out)
+
+
+def _linear_logit(weight, bias):
+    """A one-logit model ``z = weight · x + bias`` (class 1 where z > 0)."""
+    lin = torch.nn.Linear(len(weight), 1).double()
+    with torch.no_grad():
+        lin.weight.copy_(torch.tensor([weight], dtype=torch.float64))
+        lin.bias.fill_(bias)
+    return DifferentiableModel(lin)
+
+
+def test_ecco_straight_through_sees_the_rounded_integer():
+    # z = 3n - 1 with n integer: n = 1 flips. With its cost weight the relaxed
+    # search settles at a fraction of n that rounds back to 0; gradients taken
+    # at the rounded point keep pushing until n = 1 is judged.
+    model = _linear_logit([3.0, 0.0], -1.0)
+    X = np.c_[np.zeros(10), np.linspace(-1, 1, 10)]
+    kw = dict(integer=[0], immutable=[1], bounds={0: (0, 3)}, feature_weights=[21, 1])
+    with pytest.warns(CounterfactualWarning):
+        relaxed = ECCoGenerator(model, straight_through=False, **kw).fit(X).explain(X)
+    assert relaxed.validity == 0.0
+    cf = ECCoGenerator(model, **kw).fit(X).explain(X)
+    assert cf.validity == 1.0
+    assert_array_equal(cf.X_cf[:, 0], 1.0)
+
+
+def test_pgd_l2_step_ignores_coordinates_held_on_their_bounds():
+    # five heavy features sit on their upper bound, pushed upwards: a step
+    # normalised over them would move the free feature 1/sqrt(126) of it
+    model = _linear_logit([1.0, 5, 5, 5, 5, 5], -0.5 - 25)
+    X = np.c_[np.zeros(4), np.ones((4, 5))]
+    bounds = {0: (-3, 3), **{j: (0, 1) for j in range(1, 6)}}
+    gen = PGDGenerator(
+        model, eps=1.0, min_eps=False, steps=1, step_size=1.0, bounds=bounds
+    ).fit(X)
+    cf = gen.explain(X)
+    assert cf.validity == 1.0
+    assert_allclose(cf.delta[:, 0], 1.0)
+    assert_array_equal(cf.delta[:, 1:], 0.0)
+
+
+class _Dip(torch.nn.Module):
+    """Class-1 logit falling until x0 = 1, then rising: it flips past x0 = 1.43."""
+
+    def forward(self, x):
+        z = 4 * torch.relu(x[:, 0] - 1) - 0.5 * x[:, 0] - 1 + 0 * x[:, 1]
+        return torch.stack([torch.zeros_like(z), z], 1)
+
+
+def test_pgd_retries_rows_the_factual_start_misses():
+    model = DifferentiableModel(_Dip().double())
+    rng = np.random.default_rng(0)
+    near = np.c_[rng.uniform(1.1, 1.3, 10), rng.uniform(-1, 1, 10)]  # past the dip
+    far = np.c_[rng.uniform(0, 0.8, 30), rng.uniform(-1, 1, 30)]  # before it
+    X = np.r_[near, far]
+    kw = dict(eps=4.0, max_eps=None, bounds={0: (-1, 3), 1: (-1, 1)}, random_state=0)
+    with pytest.warns(CounterfactualWarning):
+        paper = PGDGenerator(model, random_start=False, **kw).fit(X).explain(X)
+        cf = PGDGenerator(model, **kw).fit(X).explain(X)
+    # from the factual, the gradient leads the far rows away from the flip
+    assert paper.valid[:10].all() and not paper.valid[10:].any()
+    # the retry from random starts finds some; the rows found keep theirs
+    assert cf.valid[10:].mean() >= 0.25
+    assert_array_equal(cf.X_cf[:10], paper.X_cf[:10])
+    assert (cf.X_cf[cf.valid, 0] > 1.4).all()
+
+
+def test_pgd_hinge_takes_its_gradient_at_the_rounded_point():
+    # z = 3n - 1, n integer: the hinge is flat once the relaxed n passes 1/3,
+    # where n still rounds to 0; at the rounded point it keeps pushing to n = 1
+    model = _linear_logit([3.0, 0.0], -1.0)
+    X = np.c_[np.zeros(6), np.linspace(-1, 1, 6)]
+    kw = dict(integer=[0], immutable=[1], bounds={0: (0, 3)}, eps=2.0)
+    gen = PGDGenerator(model, loss="hinge", max_eps=None, random_start=False, **kw)
+    cf = gen.fit(X).explain(X)
+    assert cf.validity == 1.0
+    assert_array_equal(cf.X_cf[:, 0], 1.0)

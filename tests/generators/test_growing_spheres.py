@@ -15,8 +15,15 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 from skcf.exceptions import ConstraintError, CounterfactualWarning
-from skcf.generators._growing_spheres import GrowingSpheresGenerator, _Space
+from skcf.generators._growing_spheres import (
+    GrowingSpheresGenerator,
+    _generator,
+    _Search,
+    _Space,
+    _work_dtype,
+)
 from skcf.models import BlackBoxModel, DifferentiableModel
+from skcf.utils._random import row_keys
 
 FAST = dict(n_samples=200, random_state=0)
 
@@ -98,6 +105,78 @@ def test_differentiable_float32_input(tabular, skorch_logits):
         skorch_logits.predict(cf.X_cf[cf.valid]),
         1 - skorch_logits.predict(X[:30][cf.valid]),
     )
+
+
+def test_float32_network_on_float64_rows(tabular, skorch_logits):
+    """Searched in the network's float32, returned exactly in float64."""
+    X, _ = tabular
+    X = X.astype(np.float64) + 1e-3 / 3  # values float32 cannot hold
+    queries = X[:30]
+    gen = make(skorch_logits, immutable=[0], batch_size=7).fit(X)
+    cf = gen.explain(queries)
+    assert cf.X_cf.dtype == np.float64
+    assert cf.validity >= 0.95
+    assert_array_equal(
+        skorch_logits.predict(cf.X_cf[cf.valid].astype(np.float32)),
+        1 - skorch_logits.predict(queries[cf.valid].astype(np.float32)),
+    )
+    # untouched coordinates are the factual's own float64 values, not their
+    # float32 rounding (which would show as moves of ~1e-8)
+    moved = np.abs(cf.X_cf - queries)
+    assert not ((moved > 0) & (moved < 1e-5)).any()
+    assert_array_equal(cf.X_cf[:, 0], queries[:, 0])
+    assert (cf.l0[cf.valid] < X.shape[1]).all()
+    # each row's draws are still its own: chunking and order change nothing
+    perm = np.random.RandomState(0).permutation(30)
+    again = make(skorch_logits, immutable=[0], batch_size=64).fit(X)
+    assert_array_equal(again.transform(queries[perm]), cf.X_cf[perm])
+
+
+def test_work_dtype():
+    assert _work_dtype(np.float32, None) == np.float32
+    assert _work_dtype(np.float64, None) == np.float64
+    assert _work_dtype(np.float64, torch.float64) == np.float64
+    assert _work_dtype(np.float64, torch.float32) == np.float32
+    assert _work_dtype(np.float32, torch.float64) == np.float32
+
+
+def test_points_are_drawn_along_movable_coordinates(data, models):
+    """A coordinate a row cannot move (empty box) takes no share of the radius."""
+    X, _ = data
+    gen = make(models["logistic"], increase_only=[1], bounds={1: (None, 0.0)})
+    gen.fit(X)
+    x0 = X[:4].copy()
+    x0[:2, 1] = 0.0  # at the upper bound of an increase-only feature: stuck
+    x0[2:, 1] = -1.0
+    space = _Space(gen.constraints_)
+    cons = gen._engine_constraints("cpu", torch.float64)
+    rngs = [_generator(k) for k in row_keys(x0, 0).tolist()]
+    n = len(x0)
+    search = _Search(
+        gen,
+        x0,
+        np.zeros(n, int),
+        np.ones(n, int),
+        np.zeros(n, bool),
+        rngs,
+        cons,
+        space,
+        x0.dtype,
+    )
+    rows = np.arange(n)
+    a0, a1 = np.full(n, 0.5), np.full(n, 1.0)
+    space = search.space
+    step = search._draw(rows, a0, a1) - x0[:, None, space.cols]
+    stuck = np.flatnonzero(space.cols == 1)[0]
+    assert (step[:2, :, stuck] == 0).all()
+    assert (step[2:, :, stuck] > 0).any()
+    norm = np.linalg.norm(step, axis=2)
+    assert (norm >= 0.5 - 1e-9).all() and (norm <= 1.0 + 1e-9).all()
+    # uniform in the volume of the layer of the row's own dimension
+    k = np.array([space.cols.size - 1, space.cols.size])
+    for rows_, dim in ((slice(0, 2), k[0]), (slice(2, 4), k[1])):
+        inner = (norm[rows_] ** dim - 0.5**dim) / (1.0 - 0.5**dim)
+        assert abs(inner.mean() - 0.5) < 0.05  # a uniform variable
 
 
 def test_counterfactual_is_closest_enemy_of_a_layer(data, models):
