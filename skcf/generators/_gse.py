@@ -17,7 +17,7 @@ from .._engine import (
 from .._engine._prox import check_power
 from ..base import BaseGenerator
 from ..utils._docstring import generator_docstring
-from ..utils._sklearn_compat import Interval
+from ..utils._sklearn_compat import Interval, StrOptions
 from ._common import confidence_constraint, max_iter_constraint
 
 
@@ -89,9 +89,13 @@ class GroupSparseGenerator(BaseGenerator):
     max_iter : int, default=200
         Steps per search round, both phases (the paper: 200).
 
-    lr : float, default=0.005
+    lr : float or "auto", default="auto"
         Step size (the paper's σ: 0.005 on CIFAR-10, 0.05 on ImageNet, for
-        images in [-1, 1]).
+        images in [-1, 1]). "auto": 0.005 with ``image_shape`` (the CIFAR-10
+        setting), else 0.05 (the ImageNet step). On standardised tabular
+        features the 200 steps of 0.005 moved too little: 0.52 of the
+        rejected German credit applicants (raw road, ``MLPClassifier``) got
+        a counterfactual, 1.00 with 0.05.
 
     n_search_steps : int, default=10
         Rounds of the search on the penalty scale (the paper: 10).
@@ -193,7 +197,7 @@ class GroupSparseGenerator(BaseGenerator):
         "q": [Interval(Real, 0, 1, closed="right")],
         "k_hat": [Interval(Integral, 0, None, closed="left")],
         "max_iter": max_iter_constraint,
-        "lr": [Interval(Real, 0, None, closed="neither")],
+        "lr": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "n_search_steps": [Interval(Integral, 1, None, closed="left")],
         "search_factor": [Interval(Real, 0, 1, closed="neither")],
         "blur_size": [Interval(Integral, 1, None, closed="left")],
@@ -215,7 +219,7 @@ class GroupSparseGenerator(BaseGenerator):
         q=0.25,
         k_hat=30,
         max_iter=200,
-        lr=0.005,
+        lr="auto",
         n_search_steps=10,
         search_factor=0.5,
         blur_size=5,
@@ -334,8 +338,11 @@ class GroupSparseGenerator(BaseGenerator):
         terms = [HingeLoss(confidence=self.confidence)]
         if self.mu > 0:
             terms.append(L2Distance(self.mu, squared=False))
+        lr = self.lr
+        if lr == "auto":
+            lr = 0.005 if self.image_shape_ is not None else 0.05
         solver = GroupSparseNAG(
-            self.lr, p=self.p, k_hat=self.k_hat, q=self.q, neighbourhood=hood
+            lr, p=self.p, k_hat=self.k_hat, q=self.q, neighbourhood=hood
         )
         return dict(
             terms=terms,
