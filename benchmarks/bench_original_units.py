@@ -192,6 +192,17 @@ def _head(X, n):
     return X.iloc[:n] if hasattr(X, "iloc") else X[:n]
 
 
+def _judge_ms(model, X, repeats=5):
+    """Fastest ``model.predict_proba(X)`` in ms: what judging the rows costs
+    (``explain`` judges twice, the factuals and the counterfactuals)."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        model.predict_proba(X)
+        best = min(best, time.perf_counter() - start)
+    return 1000 * best
+
+
 def timed_pair(gen_raw, X_raw, gen_enc, X_enc, repeats, profiles=None):
     """Warm both roads up on 5 rows, then time ``explain`` of every row on each.
 
@@ -357,7 +368,10 @@ def run_case(args, dataset, raw, enc, kind, train, pool, rows_out, profiles):
     acc_enc = float((model.predict(enc_matrix(enc, pool_h, kind)) == y[pool_h]).mean())
     X_train, Xq = raw.data.iloc[train], raw.data.iloc[q]
     Ztrain, Zq = enc_matrix(enc, train, kind), enc_matrix(enc, q, kind)
+    judge_raw, judge_enc = _judge_ms(pipe, Xq), _judge_ms(model, Zq)
     case = dict(
+        judge_ms_raw=judge_raw,
+        judge_ms_enc=judge_enc,
         dataset=dataset,
         model=kind,
         width_raw=width,
@@ -640,6 +654,15 @@ def write_markdown(path, meta, cases, rows):
                 f"{c['n_rejected_both']} rejected by both roads; held-out accuracy "
                 f"{c['acc_raw']:.3f} raw / {c['acc_enc']:.3f} encoded; "
                 f"{c['width_raw']} model inputs raw / {c['width_enc']} encoded."
+                + (
+                    f" Judging the {c['n_queries']} query rows takes the "
+                    f"user's pipeline {c['judge_ms_raw']:.1f} ms "
+                    f"(`predict_proba` on the frame) and the encoded model "
+                    f"{c['judge_ms_enc']:.1f} ms; `explain` judges twice "
+                    "(factuals and counterfactuals)."
+                    if "judge_ms_raw" in c
+                    else ""
+                )
             )
         lines += [
             "",
