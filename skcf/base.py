@@ -1099,17 +1099,20 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         max_iter=None,
         keep_last=False,
         within_linf=None,
+        engine_config=None,
     ):
         """This generator's engine run on tensors, against any ``model``.
 
         ``model`` maps ``(n, d)`` tensors to logits; it may differ from
         ``model_`` (counterfactual and adversarial training run the fitted
         generator's configuration against a network that changes every batch).
-        Returns the engine's :class:`~skcf._engine.SearchResult`.
+        ``engine_config(scale)`` replaces :meth:`_engine_config` (a second
+        search with other settings). Returns the engine's
+        :class:`~skcf._engine.SearchResult`.
         """
         device, dtype = x0.device, x0.dtype
         scale = torch.as_tensor(self.scale_, device=device, dtype=dtype)
-        config = self._engine_config(scale)
+        config = (engine_config or self._engine_config)(scale)
         if extra:
             config = {**config, "extra": extra}
         if max_iter is not None:

@@ -235,10 +235,11 @@ class ECCoGenerator(RetryMissingMixin, BaseGenerator):
             cost_fn=cost,
         )
 
+    def _retries(self):
+        return self.straight_through == "retry"
+
     def _retry_config(self, scale):
         """The second search of :class:`RetryMissingMixin`: with
         ``straight_through="retry"`` the rows it leaves without a
         counterfactual run again with straight-through gradients."""
-        if self.straight_through != "retry":
-            return None
         return self._engine_config(scale, straight_through=True)

@@ -260,11 +260,12 @@ class PGDGenerator(RetryMissingMixin, BaseGenerator):
             final_only=self.all_steps,
         )
 
+    def _retries(self):
+        return self.random_start == "retry" and self.min_eps
+
     def _retry_config(self, scale):
         """The second search of :class:`RetryMissingMixin`: with
         ``random_start="retry"`` and ``min_eps=True`` the rows the first
         leaves without a counterfactual run the radius schedule again from
         random starts."""
-        if self.random_start != "retry" or not self.min_eps:
-            return None
         return self._engine_config(scale, random_start=True)
