@@ -442,8 +442,17 @@ def run_case(args, dataset, raw, enc, kind, train, pool, rows_out, profiles):
         pred_cf = pipe.predict(cf.X_cf)
         flipped = pred_cf != pred0
         checks = own_checks(Xq, cf.X_cf, act_raw, raw, X_train)
-        clean = (np.asarray(cf.violations) == 0) & (checks.pop("own_rows") == 0)
+        own_rows = checks.pop("own_rows")
+        clean = (np.asarray(cf.violations) == 0) & (own_rows == 0)
         ok = np.asarray(cf.valid, dtype=bool)
+        # a row returned unchanged and not claimed valid is "no counterfactual
+        # found"; its flags are the factual's own (e.g. a value outside the
+        # inferred bounds that the search could not move), not a breach
+        moved = np.zeros(len(Xq), dtype=bool)
+        for col in Xq.columns:
+            moved |= _changed(Xq[col], cf.X_cf[col])
+        flagged = np.asarray(cf.violations) > 0
+        unmoved = flagged & ~moved & ~ok
         nq = max(len(q), 1)
         row.update(
             status="ok",
@@ -452,8 +461,10 @@ def run_case(args, dataset, raw, enc, kind, train, pool, rows_out, profiles):
             flipped_pipe=float(np.mean(flipped)) if len(q) else float("nan"),
             lies=int((ok & ~flipped).sum()),
             unclaimed_flips=int((~ok & flipped).sum()),
-            cf_violations=int(np.sum(cf.violations)),
-            violations=int(np.sum(cf.violations)) + checks["own_violations"],
+            cf_violations=int(np.sum(np.asarray(cf.violations)[~unmoved])),
+            violations=int(np.sum(np.asarray(cf.violations)[~unmoved]))
+            + checks["own_violations"],
+            unmoved_flagged=int(unmoved.sum()),
             l0=_mean(np.asarray(cf.l0, dtype=float), ok),
             l1=_mean(np.asarray(cf.l1, dtype=float), ok),
             seconds_raw=min(sec),
@@ -556,7 +567,10 @@ def _summary(rows):
         f"- Lies: {sum(r['lies'] for r in done)}; violations: "
         f"{sum(r['violations'] for r in done)} "
         f"({sum(r['cf_violations'] for r in done)} from `cf.violations`, "
-        f"{sum(r['own_violations'] for r in done)} from the own checks); returned "
+        f"{sum(r['own_violations'] for r in done)} from the own checks); "
+        f"unmoved flagged (factual outside the inferred bounds, returned "
+        f"unchanged as not found): {sum(r.get('unmoved_flagged', 0) for r in done)}"
+        "; returned "
         f"frames with the wrong index/columns/dtypes: "
         f"{sum(not r['frame_ok'] for r in done)}.",
         f"- Validity < {TARGETS['validity']} ({len(bad_valid)}): "
@@ -602,7 +616,11 @@ def write_markdown(path, meta, cases, rows):
         "`viol.` = `cf.violations` summed + own checks of the returned frame "
         "(immutable unchanged, increase-/decrease-only direction, ordered "
         "categoricals by code, integral integer columns, categories seen in "
-        "training); `frame` = index/columns/dtypes as the input's; `cols` / `ℓ1` "
+        "training), over rows the generator moved or claims valid; a row "
+        "returned unchanged as not found keeps its `cf.violations` flag when the "
+        "factual itself breaks a constraint (a value outside the inferred "
+        "bounds), counted apart as `unmoved flagged` in the summary, not as a "
+        "breach; `frame` = index/columns/dtypes as the input's; `cols` / `ℓ1` "
         "= mean changed columns / ℓ1 (MADs + 1 per changed category) of the "
         "valid rows; `out` = numeric values outside the training range "
         '(allowed by `bounds="infer"`, μ ± 3σ; not a violation); '
