@@ -193,7 +193,7 @@ def test_pgd_hinge_takes_its_gradient_at_the_rounded_point():
 
 def test_gse_tabular_step_reaches_validity(german):
     """GSE's CIFAR-10 step (0.005, images in [-1, 1]) barely moves standardised
-    tabular rows; its tabular default (0.05) flips them, and the CIFAR step
+    tabular rows; its tabular default (0.2) flips them, and the CIFAR step
     stays one parameter away."""
     from skcf.generators import GroupSparseGenerator
 
