@@ -75,6 +75,7 @@ def run(model, name, training, X_tr, y_tr, query, cons, args, sphere_radius):
     gen = ActionableRecourseGenerator(
         model,
         max_candidates=args.max_candidates,
+        relinearize=args.relinearize,
         n_samples=args.n_samples,
         n_jobs=args.n_jobs,
         random_state=args.seed,
@@ -130,6 +131,12 @@ def main(argv=None):
     parser.add_argument("--n-cf", type=int, default=500)
     parser.add_argument("--max-candidates", type=int, default=10)
     parser.add_argument("--n-samples", type=int, default=1000)
+    parser.add_argument(
+        "--relinearize",
+        type=int,
+        default=0,
+        help="AR-LIME refits (0: seed 003's protocol, one surrogate at the factual)",
+    )
     parser.add_argument("--n-jobs", type=int, default=1)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument(
@@ -199,6 +206,7 @@ def write(args, rows, info, sphere_radius, total):
         seed=args.seed,
         n_cf=args.n_cf,
         max_candidates=args.max_candidates,
+        relinearize=args.relinearize,
         n_samples=args.n_samples,
         n_jobs=args.n_jobs,
         quick=args.quick,

@@ -100,7 +100,10 @@ class ActionableRecourseGenerator(BaseGenerator):
     The MILP is solved on that local linear model and each candidate action
     is checked on the real model; when it does not reach the target, the
     next cheapest action (a *flipset*, Ustun et al. §4) is solved for, up to
-    ``max_candidates`` actions per row.
+    ``max_candidates`` actions per row. A row whose flipset runs out is
+    solved again on a surrogate refitted around its failed action nearest
+    the target, up to ``relinearize`` times (``relinearize=0`` is the paper's
+    AR-LIME).
 
     Rows for which no action set reaches the target (the MILP is
     infeasible) are *infeasible*: a result, not an error. They are returned
@@ -149,6 +152,18 @@ class ActionableRecourseGenerator(BaseGenerator):
         Actions tried per row (and per target class) before the row is given
         up: the flipset size. Only AR-LIME needs more than one, as an action
         of a linear model is valid by construction.
+
+    relinearize : int, default=3
+        AR-LIME: further rounds for rows whose flipset found no valid action.
+        Each fits a new surrogate around the row's failed action that came
+        nearest the target (the largest log-probability lead of the target
+        class) and solves the row's MILP from the factual again on it, up to
+        ``max_candidates`` actions. 0 is AR-LIME as CARLA runs it (seed 003):
+        one surrogate, at the factual. The surrogate at the factual only
+        knows the model near the factual, so actions that must go further
+        fail on the model: on the raw-data road 0.40-0.93 of rejected
+        German credit and Adult applicants got a valid action with 0 (a
+        neural network or gradient boosting behind the pipeline).
 
     enumeration : {"distinct_subsets", "distinct_actions"}, default="distinct_subsets"
         How the next action of a flipset differs from those tried:
@@ -289,6 +304,7 @@ class ActionableRecourseGenerator(BaseGenerator):
         "n_samples": [Interval(Integral, 2, None, closed="left")],
         "kernel_width": [Interval(Real, 0, None, closed="neither"), None],
         "max_candidates": [Interval(Integral, 1, None, closed="left")],
+        "relinearize": [Interval(Integral, 0, None, closed="left")],
         "enumeration": [StrOptions({"distinct_subsets", "distinct_actions"})],
         "time_limit": [Interval(Real, 0, None, closed="neither"), None],
         "n_jobs": [Integral, None],
@@ -307,6 +323,7 @@ class ActionableRecourseGenerator(BaseGenerator):
         n_samples=1000,
         kernel_width=None,
         max_candidates=10,
+        relinearize=3,
         enumeration="distinct_subsets",
         time_limit=None,
         n_jobs=None,
@@ -332,6 +349,7 @@ class ActionableRecourseGenerator(BaseGenerator):
         self.n_samples = n_samples
         self.kernel_width = kernel_width
         self.max_candidates = max_candidates
+        self.relinearize = relinearize
         self.enumeration = enumeration
         self.time_limit = time_limit
         self.n_jobs = n_jobs
@@ -507,20 +525,38 @@ class ActionableRecourseGenerator(BaseGenerator):
         else:
             coef = self._lime(x0[todo], lo[todo], hi[todo], proba0[todo], layout, seed)
             score0 = np.log(np.clip(proba0[todo], _PROBA_FLOOR, None))
-        cand = _options(self, x0[todo], lo[todo], hi[todo], layout)
-        # one job per (row, target class): "other" rows try every other class
-        jobs = []
-        for r, i in enumerate(todo):
-            classes = [k for k in range(K) if k != y0[i]] if untargeted[i] else [tgt[i]]
-            for t in classes:
-                jobs.append(_job(r, t, cand[r], coef[r], score0[r], margin, self.cost))
-        best = self._flipsets(jobs, x0[todo], y0[todo], tgt[todo], untargeted[todo])
-        for r, i in enumerate(todo):
-            x_new, count, none_feasible = best[r]
-            n_iter[i] = count
-            infeasible[i] = none_feasible
-            if x_new is not None:
-                x_cf[i] = x_new
+        cand = dict(zip(todo, _options(self, x0[todo], lo[todo], hi[todo], layout)))
+        anchor = [None] * m
+        infeasible[todo] = True
+        for round_ in range(1 + (self.relinearize if self.surrogate_ == "lime" else 0)):
+            if round_:  # AR-LIME again, linearised at the failed actions
+                todo = np.array([i for i in todo if anchor[i] is not None], dtype=int)
+                if not todo.size:
+                    break
+                A = np.stack([anchor[i] for i in todo])
+                pA = self.model_.predict_proba(A)
+                coef = self._lime(A, lo[todo], hi[todo], pA, layout, seed + round_)
+                # the surrogate's logits at the factual: s(A) + coef (x0 - A)
+                score0 = np.log(np.clip(pA, _PROBA_FLOOR, None)) + np.einsum(
+                    "rd,rdk->rk", x0[todo] - A, coef
+                )
+            # one job per (row, target class): "other" rows try every other class
+            jobs = []
+            for r, i in enumerate(todo):
+                classes = (
+                    [k for k in range(K) if k != y0[i]] if untargeted[i] else [tgt[i]]
+                )
+                for t in classes:
+                    jobs.append(
+                        _job(r, t, cand[i], coef[r], score0[r], margin, self.cost)
+                    )
+            best = self._flipsets(jobs, x0[todo], y0[todo], tgt[todo], untargeted[todo])
+            for r, i in enumerate(todo):
+                x_new, count, none_feasible, anchor[i] = best[r]
+                n_iter[i] += count
+                infeasible[i] &= none_feasible
+                if x_new is not None:
+                    x_cf[i], anchor[i] = x_new, None
         return x_cf, n_iter, infeasible
 
     def _flipsets(self, jobs, x0, y0, tgt, untargeted):
@@ -539,6 +575,8 @@ class ActionableRecourseGenerator(BaseGenerator):
         counts = np.zeros(m, dtype=np.int64)
         ever_feasible = np.zeros(m, dtype=bool)
         result = [None] * m
+        anchor = [None] * m
+        best_gap = np.full(m, -np.inf)
         pending = list(range(len(jobs)))  # jobs to (re)solve this round
         open_rows = list(range(m))
         options = {"mip_rel_gap": 1e-9}
@@ -568,17 +606,21 @@ class ActionableRecourseGenerator(BaseGenerator):
                 break
             cand = np.stack([jobs[j].apply(x0[r]) for r, j in zip(rows, picks)])
             idx = np.asarray(rows)
+            proba = self.model_.predict_proba(cand)
             ok, _, _ = reaches_target(
-                self.model_.predict_proba(cand),
+                proba,
                 y0[idx],
                 tgt[idx],
                 untargeted[idx],
                 self.tau,
             )
-            for r, j, good, x_new in zip(rows, picks, ok, cand, strict=True):
+            gap = _target_gap(proba, [jobs[j].target for j in picks])
+            for r, j, good, x_new, g in zip(rows, picks, ok, cand, gap, strict=True):
                 if good:
                     result[r] = x_new
                     continue
+                if g > best_gap[r]:  # the failed action nearest the target
+                    best_gap[r], anchor[r] = g, x_new
                 job = jobs[j]
                 if job.tries >= self.max_candidates:
                     job.solution = None  # this target class is exhausted
@@ -586,7 +628,9 @@ class ActionableRecourseGenerator(BaseGenerator):
                     job.add_cut(self.enumeration)
                     pending.append(j)
             open_rows = [r for r, good in zip(rows, ok, strict=True) if not good]
-        return [(result[r], counts[r], not ever_feasible[r]) for r in range(m)]
+        return [
+            (result[r], counts[r], not ever_feasible[r], anchor[r]) for r in range(m)
+        ]
 
     # ---------------------------------------------------------------- LIME
     def _lime(self, x0, lo, hi, proba0, layout, seed):
@@ -674,6 +718,16 @@ def _grids(X, in_group, n_grid):
         else:
             grids.append(np.unique(np.quantile(col, levels, method="inverted_cdf")))
     return grids, knots
+
+
+def _target_gap(proba, targets):
+    """Log-probability lead of each row's target class over its best rival."""
+    logp = np.log(np.clip(proba, _PROBA_FLOOR, None))
+    rows = np.arange(len(logp))
+    t = np.asarray(targets, dtype=int)
+    rival = logp.copy()
+    rival[rows, t] = -np.inf
+    return logp[rows, t] - rival.max(axis=1)
 
 
 def _shift_cost(q_new, q_old, shift):
