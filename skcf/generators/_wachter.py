@@ -76,6 +76,20 @@ class WachterGenerator(BaseGenerator):
         False takes them at the relaxed point and snaps only to judge validity
         (Wachter's objective on the relaxation, as skcf did before).
 
+    patience : int or None, default=None
+        A search round ends for a row whose loss has not improved for this
+        many steps (a failure of that round: the next round raises ``lam``).
+        None runs every failing round for ``max_iter`` steps, as the paper's
+        search does. A latency lever, not a free one: a round whose ``lam``
+        is too small to flip the row converges and then waits out
+        ``max_iter``, but a stall also cuts rounds that would still have
+        found a cheaper counterfactual. One-row latency on German credit
+        (MLP 128-64-16, encoded road) fell from 46 to 21 ms with 20 and to
+        11 ms with 10, validity 1.0 throughout; on the raw-data road
+        (300 rejected applicants) 20 raised the mean ℓ1 cost by 3-8 %% on
+        German credit and cost Adult (``MLPClassifier``) 0.7 points of
+        validity; 10 raised the cost by 27-42 %% and cost 4.7 points.
+
     %(actionability)s
 
     %(engine)s
@@ -135,6 +149,7 @@ class WachterGenerator(BaseGenerator):
         "lr": [Interval(Real, 0, None, closed="neither")],
         "max_iter": max_iter_constraint,
         "straight_through": ["boolean"],
+        "patience": [Interval(Integral, 1, None, closed="left"), None],
     }
 
     def __init__(
@@ -152,6 +167,7 @@ class WachterGenerator(BaseGenerator):
         lr=0.05,
         max_iter=100,
         straight_through=True,
+        patience=None,
         immutable=None,
         increase_only=None,
         decrease_only=None,
@@ -176,6 +192,7 @@ class WachterGenerator(BaseGenerator):
         self.lr = lr
         self.max_iter = max_iter
         self.straight_through = straight_through
+        self.patience = patience
         self.immutable = immutable
         self.increase_only = increase_only
         self.decrease_only = decrease_only
@@ -203,4 +220,5 @@ class WachterGenerator(BaseGenerator):
             search=CSearch(self.lam, self.n_search_steps),
             max_iter=self.max_iter,
             early_stop=True,
+            patience=self.patience,
         )

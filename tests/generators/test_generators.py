@@ -8,6 +8,7 @@ import pytest
 import torch
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
+from sklearn.datasets import load_breast_cancer
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
@@ -429,3 +430,17 @@ def test_ecco_goes_deeper_than_the_boundary_and_never_diverges(
 def test_ecco_refuses_unbounded_features(tabular, skorch_logits):
     with pytest.raises(ConstraintError, match="finite bounds"):
         ECCoGenerator(skorch_logits, bounds=None).fit(tabular[0])
+
+
+def test_wachter_patience_ends_stalled_rounds_early():
+    """``patience`` cuts failing rounds that only wait out ``max_iter``; the
+    default (None) runs them in full, and every row stays valid."""
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    clf = LogisticRegression().fit(X, y)
+    full = WachterGenerator(clf, random_state=0).fit(X)
+    cut = clone(full).set_params(patience=5).fit(X)
+    a, b = full.explain(X[:50]), cut.explain(X[:50])
+    assert a.validity == b.validity == 1.0
+    assert b.n_iter.mean() < 0.5 * a.n_iter.mean()
+    assert_array_equal(clf.predict(b.X_cf), 1 - clf.predict(X[:50]))
