@@ -28,8 +28,8 @@ counterfactual and its ratio to the same generator on the pre-encoded matrix
 training rows, the same query rows, the loader's index-based actionability).
 Targets: validity ≥ 0.95, 0 lies, 0 violations, ratio ≤ 1.2×. Torch threads
 are left at the library default; the load average is recorded beside every
-timing. DiCE's random method runs on the same pipeline and rows for reference
-when ``dice_ml`` is importable (it is never a dependency).
+timing. DiCE's random and genetic methods run on the same pipeline and rows
+for reference when ``dice_ml`` is importable (it is never a dependency).
 
     python benchmarks/bench_original_units.py [--datasets german adult]
         [--n-queries 1000] [--models mlp skorch hgb] [--generators ...]
@@ -307,8 +307,8 @@ def _mean(values, mask):
 
 
 # ------------------------------------------------------------------- DiCE
-def run_dice(pipe, raw, X_train, y_train, query, seed):
-    """DiCE's random method on the same pipeline and rows, if dice_ml exists."""
+def run_dice(pipe, raw, X_train, y_train, query, seed, method="random"):
+    """A DiCE method (random, genetic) on the same pipeline and rows."""
     import dice_ml
 
     frame = X_train.copy()
@@ -319,10 +319,13 @@ def run_dice(pipe, raw, X_train, y_train, query, seed):
         outcome_name="_y",
     )
     model = dice_ml.Model(model=pipe, backend="sklearn")
-    exp = dice_ml.Dice(data, model, method="random")
+    exp = dice_ml.Dice(data, model, method=method)
     features_to_vary = [
         c for c in query.columns if c not in raw.actionability.get("immutable", [])
     ]
+    # only the random method takes a seed; the others draw from numpy's
+    seeded = dict(random_seed=seed) if method == "random" else {}
+    np.random.seed(seed)
     rows, start = [], time.perf_counter()
     for i in range(len(query)):
         try:
@@ -331,7 +334,7 @@ def run_dice(pipe, raw, X_train, y_train, query, seed):
                 total_CFs=1,
                 desired_class="opposite",
                 features_to_vary=features_to_vary,
-                random_seed=seed,
+                **seeded,
             )
             df = res.cf_examples_list[0].final_cfs_df
             rows.append(None if df is None or not len(df) else df.iloc[0])
@@ -502,17 +505,22 @@ def run_case(args, dataset, raw, enc, kind, train, pool, rows_out, profiles):
         )
     if args.dice:
         Xd = Xq.iloc[: args.dice_queries]
-        rows_out.append(dice_row(args, base, pipe, raw, X_train, y[train], Xd))
+        for method in args.dice_methods:
+            rows_out.append(
+                dice_row(args, base, pipe, raw, X_train, y[train], Xd, method)
+            )
     return case
 
 
-def dice_row(args, base, pipe, raw, X_train, y_train, Xq):
-    row = dict(base, generator=f"DiCE (random, first {len(Xq)} rows)")
+def dice_row(args, base, pipe, raw, X_train, y_train, Xq, method="random"):
+    row = dict(base, generator=f"DiCE ({method}, first {len(Xq)} rows)")
     if importlib.util.find_spec("dice_ml") is None:
         row.update(status="not installed")
         return row
     try:
-        X_cf, flipped, seconds = run_dice(pipe, raw, X_train, y_train, Xq, args.seed)
+        X_cf, flipped, seconds = run_dice(
+            pipe, raw, X_train, y_train, Xq, args.seed, method
+        )
         checks = own_checks(Xq, X_cf, dict(raw.actionability), raw, X_train)
         checks.pop("own_rows")
         row.update(
@@ -755,6 +763,12 @@ def main(argv=None):
     )
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--no-dice", dest="dice", action="store_false")
+    parser.add_argument(
+        "--dice-methods",
+        nargs="+",
+        default=["random", "genetic"],
+        choices=["random", "genetic", "kdtree"],
+    )
     parser.add_argument(
         "--dice-queries",
         type=int,
