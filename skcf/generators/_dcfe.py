@@ -2,16 +2,26 @@
 
 from numbers import Integral, Real
 
+import torch
+
 from .._engine import Adam, CSearch, L1Distance
 from .._engine._cem_terms import SquaredProbabilityLoss
 from ..base import BaseGenerator
 from ..utils._docstring import generator_docstring
 from ..utils._sklearn_compat import Interval
-from ._common import feature_weights, feature_weights_constraint, max_iter_constraint
+from ._common import (
+    RetryMissingMixin,
+    feature_weights,
+    feature_weights_constraint,
+    max_iter_constraint,
+)
+
+_RETRY_FACTOR = 1e3
+_MAX_LAM = {torch.float64: 1e150, torch.float32: 1e18}
 
 
 @generator_docstring
-class DCFEGenerator(BaseGenerator):
+class DCFEGenerator(RetryMissingMixin, BaseGenerator):
     """Wachter et al.'s counterfactuals, with their loss (seed 004's "DCFE").
 
     Solves Wachter, Mittelstadt and Russell's
@@ -27,6 +37,15 @@ class DCFEGenerator(BaseGenerator):
     ``d`` is returned. A counterfactual is valid when the target class is
     predicted with probability at least ``tau``: Wachter et al.'s tolerance
     ``|f_t(x) - y'| ≤ ε`` with ``y' = 1`` is ``tau = 1 - ε``.
+
+    Where the model is saturated (``f_t(x0)`` of 1e-10 and below, as an
+    overconfident scikit-learn ``MLPClassifier`` gives) the loss
+    ``λ·(f_t - 1)²`` is flat to within ``f_t`` of ``λ``: its gradient only
+    beats the ℓ1 cost for a huge λ, and no iterate lowers the loss visibly,
+    so the stall rule (``max_iter // 10`` iterations without progress) stops
+    every round. With ``retry=True`` (default) the rows left without a
+    counterfactual are searched again, λ starting where the first search
+    stopped and growing 1000-fold per round, with no stall rule.
 
     Parameters
     ----------
@@ -56,6 +75,14 @@ default="mad"
     max_iter : int, default=100
         Iterations per value of λ; a row also stops after ``max_iter // 10``
         iterations without progress.
+
+    retry : bool, default=True
+        Search the rows left without a counterfactual once more:
+        ``n_search_steps`` rounds from ``λ = lam·10**n_search_steps``, λ
+        growing 1000-fold per round until valid (then bisected), every round
+        running ``max_iter`` iterations. The rows found the first time keep
+        their counterfactuals. ``False``: the single search as Wachter et al.
+        state it.
 
     %(actionability)s
 
@@ -124,6 +151,7 @@ default="mad"
         "feature_weights": feature_weights_constraint,
         "lr": [Interval(Real, 0, None, closed="neither")],
         "max_iter": max_iter_constraint,
+        "retry": ["boolean"],
     }
 
     def __init__(
@@ -137,6 +165,7 @@ default="mad"
         feature_weights="mad",
         lr=0.05,
         max_iter=100,
+        retry=True,
         immutable=None,
         increase_only=None,
         decrease_only=None,
@@ -157,6 +186,7 @@ default="mad"
         self.feature_weights = feature_weights
         self.lr = lr
         self.max_iter = max_iter
+        self.retry = retry
         self.immutable = immutable
         self.increase_only = increase_only
         self.decrease_only = decrease_only
@@ -169,7 +199,7 @@ default="mad"
         self.random_state = random_state
         self.verbose = verbose
 
-    def _engine_config(self, scale):
+    def _engine_config(self, scale, search=None, patience=True):
         w = feature_weights(self.feature_weights, scale, self.n_features_in_)
         dist = L1Distance(1.0, w)
         cons = self._engine_constraints(scale.device, scale.dtype)
@@ -177,9 +207,21 @@ default="mad"
         return dict(
             terms=[SquaredProbabilityLoss(target_proba=self.target_proba), dist],
             solver=Adam(self.lr, snap=snap),
-            search=CSearch(self.lam, self.n_search_steps),
+            search=search or CSearch(self.lam, self.n_search_steps),
             max_iter=self.max_iter,
             early_stop=False,
-            patience=max(self.max_iter // 10, 5),
+            patience=max(self.max_iter // 10, 5) if patience else None,
             cost_fn=dist,
         )
+
+    def _retries(self):
+        return self.retry
+
+    def _retry_config(self, scale):
+        """The second search of :class:`RetryMissingMixin` (``retry=True``)."""
+        # lam·factor**n: the first search's λ after its last (failed) round
+        start = self.lam * 10.0**self.n_search_steps
+        top = _MAX_LAM[scale.dtype] if scale.dtype in _MAX_LAM else 1e18
+        n = self.n_search_steps
+        factor = max(10.0, min(_RETRY_FACTOR, (top / start) ** (1.0 / max(n - 1, 1))))
+        return self._engine_config(scale, CSearch(start, n, factor), patience=False)

@@ -2,11 +2,18 @@
 
 from numbers import Integral, Real
 
+import torch
+
 from .._engine import Adam, CSearch, L1Distance, L2Distance
 from ..base import BaseGenerator
 from ..utils._docstring import generator_docstring
 from ..utils._sklearn_compat import HasMethods, Interval, StrOptions
-from ._common import loss_constraint, max_iter_constraint, prediction_term
+from ._common import (
+    RetryMissingMixin,
+    loss_constraint,
+    max_iter_constraint,
+    prediction_term,
+)
 from ._proto import _fit_autoencoder, _torch_autoencoder
 
 
@@ -15,14 +22,37 @@ class _LatentParam:
 
     def __init__(self, encode, decode):
         self.encode = encode
-        self.decode = decode
+        self._decode = decode
+
+    def decode(self, z):
+        return self._decode(z)
 
     def init(self, x0):
         return self.encode(x0)
 
 
+class _SnappedLatentParam(_LatentParam):
+    """``x = decode(z)`` snapped straight-through (one-hots, integers).
+
+    The forward pass gives the model the decoded point projected onto the
+    global bounds and snapped, the point whose validity counts; the backward
+    pass is that of the unsnapped projection (straight-through estimator).
+    """
+
+    def __init__(self, encode, decode, cons):
+        super().__init__(encode, decode)
+        self.cons = cons
+
+    def decode(self, z):  # noqa: D102 - see the class
+        x = self._decode(z)
+        lo = self.cons.lower.expand_as(x)
+        hi = self.cons.upper.expand_as(x)
+        x = self.cons.project(x, lo, hi)
+        return x + (self.cons.snap(x, lo, hi) - x).detach()
+
+
 @generator_docstring
-class REVISEGenerator(BaseGenerator):
+class REVISEGenerator(RetryMissingMixin, BaseGenerator):
     """Counterfactuals searched in a VAE's latent space (REVISE, Joshi et al.).
 
     Minimises ``c·L_pred(G(z), t) + lam·d(G(z), x0)`` over the latent code ``z``
@@ -31,7 +61,10 @@ class REVISEGenerator(BaseGenerator):
     the actionability constraints (immutable features reset, bounds, one-hot
     groups, integers) before the model sees it, so the search moves along the
     data manifold *and* stays actionable. The weight ``c`` is searched per row;
-    the valid candidate closest to the factual wins.
+    the valid candidate closest to the factual wins. With
+    ``straight_through="retry"`` (default) the rows left without a
+    counterfactual are searched once more with the decoded point snapped
+    (one-hots, integers) straight-through.
 
     Parameters
     ----------
@@ -61,6 +94,16 @@ class REVISEGenerator(BaseGenerator):
 
     n_search_steps : int, default=2
         Rounds of the per-row search on ``c``.
+
+    straight_through : bool or "retry", default="retry"
+        How the decoded point meets one-hot groups and integer features. The
+        search moves the relaxed point (one-hot groups on their simplex) and
+        judges it snapped; a relaxed point can be valid while its snapped
+        one is not. ``False``: gradients of the relaxed point (the search as
+        Joshi et al. state it). ``True``: the model sees the snapped point and
+        gradients pass through the snap unchanged (straight-through), with no
+        stall rule (the snapped loss is piecewise constant). ``"retry"``:
+        ``False``, then ``True`` for the rows left without a counterfactual.
 
     %(actionability)s
 
@@ -117,6 +160,7 @@ class REVISEGenerator(BaseGenerator):
         "lr": [Interval(Real, 0, None, closed="neither")],
         "max_iter": max_iter_constraint,
         "n_search_steps": [Interval(Integral, 1, None, closed="left")],
+        "straight_through": ["boolean", StrOptions({"retry"})],
     }
 
     def __init__(
@@ -131,6 +175,7 @@ class REVISEGenerator(BaseGenerator):
         lr=0.2,
         max_iter=100,
         n_search_steps=2,
+        straight_through="retry",
         immutable=None,
         increase_only=None,
         decrease_only=None,
@@ -152,6 +197,7 @@ class REVISEGenerator(BaseGenerator):
         self.lr = lr
         self.max_iter = max_iter
         self.n_search_steps = n_search_steps
+        self.straight_through = straight_through
         self.immutable = immutable
         self.increase_only = increase_only
         self.decrease_only = decrease_only
@@ -167,20 +213,40 @@ class REVISEGenerator(BaseGenerator):
     def _fit(self, X, y):
         self.autoencoder_ = _fit_autoencoder(self, X, attr="vae", variational=True)
 
-    def _engine_config(self, scale):
+    def _engine_config(self, scale, straight_through=None):
+        if straight_through is None:
+            straight_through = self.straight_through is True
         module = _torch_autoencoder(self.autoencoder_, scale)
         dist = (L1Distance if self.distance == "l1" else L2Distance)(self.lam)
 
         def cost(ctx):  # the closest valid point to the factual
             return dist(ctx)
 
+        if straight_through:
+            cons = self._engine_constraints(scale.device, scale.dtype)
+            param = _SnappedLatentParam(module.encode, module.decode, cons)
+        else:
+            param = _LatentParam(module.encode, module.decode)
         return dict(
             terms=[prediction_term(self.loss), dist],
             solver=Adam(self.lr),
             search=CSearch(1.0, self.n_search_steps),
             max_iter=self.max_iter,
             early_stop=False,
-            patience=max(self.max_iter // 10, 10),
+            # a snapped point's loss is piecewise constant: no stall rule
+            patience=None if straight_through else max(self.max_iter // 10, 10),
             cost_fn=cost,
-            param=_LatentParam(module.encode, module.decode),
+            param=param,
         )
+
+    def _retries(self):
+        if self.straight_through != "retry":
+            return False
+        # nothing to snap: the second search would be the first one again
+        return self._engine_constraints("cpu", torch.float64).needs_snapping
+
+    def _retry_config(self, scale):
+        """The second search of :class:`RetryMissingMixin`: with
+        ``straight_through="retry"`` the rows it leaves without a
+        counterfactual run again with straight-through snapping."""
+        return self._engine_config(scale, straight_through=True)

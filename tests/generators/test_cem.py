@@ -251,3 +251,28 @@ def test_dcfe_bad_parameters(data):
         DCFEGenerator(clf, target_proba=1.5).fit(X)
     with pytest.raises(ValueError, match="feature_weights"):
         DCFEGenerator(clf, feature_weights=[1.0]).fit(X).transform(X[:2])
+
+
+def test_dcfe_retry_reaches_saturated_rows():
+    # an overconfident model: p_t(x0) down to 1e-56. (p_t - 1)² is flat there,
+    # so the stall rule ends every round of the first search; the retry (λ
+    # growing 1000-fold, no stall rule) finds most of those rows
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 4))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    from sklearn.linear_model import LogisticRegression
+
+    clf = LogisticRegression().fit(X, y)
+    clf.coef_ *= 12
+    clf.intercept_ *= 12
+    Xq = X[clf.predict(X) == 0][:20]
+    paper = explain(DCFEGenerator(clf, retry=False, random_state=0).fit(X), Xq)
+    cf = explain(DCFEGenerator(clf, random_state=0).fit(X), Xq)
+    assert paper.validity <= 0.5
+    assert cf.validity >= 0.8
+    assert np.isfinite(cf.X_cf).all()
+    flipped = clf.predict(cf.X_cf) != clf.predict(Xq)
+    assert flipped[cf.valid].all()
+    assert (
+        np.asarray(paper.X_cf)[paper.valid] == np.asarray(cf.X_cf)[paper.valid]
+    ).all()

@@ -196,3 +196,31 @@ def test_revise_with_one_hot_groups():
     block = cf.X_cf[:, 3:]
     assert np.isin(block, (0.0, 1.0)).all() and (block.sum(1) == 1).all()
     assert cf.validity >= 0.9
+
+
+@pytest.mark.parametrize("straight_through", [True, "retry"])
+def test_revise_straight_through_snaps_and_never_lies(straight_through):
+    rng = np.random.default_rng(0)
+    num = rng.normal(size=(300, 3))
+    cat = np.eye(4)[rng.integers(0, 4, 300)]
+    X = np.hstack([num, cat])
+    y = (0.3 * num[:, 0] + cat @ np.array([-1.0, -1.0, -1.0, 1.5]) > 0).astype(int)
+    from sklearn.linear_model import LogisticRegression
+
+    clf = LogisticRegression().fit(X, y)
+    Xq = X[clf.predict(X) == 0][:20]
+    gen = REVISEGenerator(
+        clf,
+        vae=VariationalAutoencoder(**AE),
+        categorical=[[3, 4, 5, 6]],
+        immutable=[0, 1, 2],
+        straight_through=straight_through,
+        random_state=0,
+    ).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CounterfactualWarning)
+        cf = gen.explain(Xq)
+    block = cf.X_cf[:, 3:]
+    assert np.isin(block, (0.0, 1.0)).all() and (block.sum(1) == 1).all()
+    assert cf.validity >= 0.9
+    assert (clf.predict(cf.X_cf) != clf.predict(Xq))[cf.valid].all()
