@@ -203,22 +203,42 @@ def _judge_ms(model, X, repeats=5):
     return 1000 * best
 
 
+def _time_search(gen):
+    """Record the seconds ``gen`` spends in its engine search (``_generate``:
+    the chunks through the engine) per ``explain`` call, on the instance: the
+    rest of ``explain`` (validation, encode, judging, decode, violations) is
+    what the road itself costs."""
+    inner, spent = gen._generate, []
+
+    def _generate(*args, **kwargs):
+        start = time.perf_counter()
+        out = inner(*args, **kwargs)
+        spent.append(time.perf_counter() - start)
+        return out
+
+    gen._generate = _generate
+    return spent
+
+
 def timed_pair(gen_raw, X_raw, gen_enc, X_enc, repeats, profiles=None):
     """Warm both roads up on 5 rows, then time ``explain`` of every row on each.
 
     The two roads alternate ``repeats`` times (raw, encoded, raw, ...), so load
     from other processes falls on both alike; the fastest call of each counts
     (extra load only ever adds time). Returns the last counterfactual sets,
-    the call times and the 1-min load average before each call. With
-    ``profiles=(raw, encoded)`` the first call of each road is profiled.
+    the call times, the seconds of each call spent in the engine search
+    (empty where a generator does not search through ``_generate``) and the
+    1-min load average before each call. With ``profiles=(raw, encoded)`` the
+    first call of each road is profiled.
     """
-    cfs, seconds, loads = [None, None], [[], []], [[], []]
+    cfs, seconds, search, loads = [None, None], [[], []], [[], []], [[], []]
     pairs = ((gen_raw, X_raw), (gen_enc, X_enc))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CounterfactualWarning)
         for gen, X in pairs:
             if gen is not None:
                 gen.explain(_head(X, 5))
+        spent = [_time_search(g) if g is not None else [] for g, _ in pairs]
         for r in range(repeats):
             for k, (gen, X) in enumerate(pairs):
                 if gen is None:
@@ -227,12 +247,15 @@ def timed_pair(gen_raw, X_raw, gen_enc, X_enc, repeats, profiles=None):
                 loads[k].append(os.getloadavg()[0])
                 if prof is not None:
                     prof.enable()
+                before = len(spent[k])
                 start = time.perf_counter()
                 cfs[k] = gen.explain(X)
                 seconds[k].append(time.perf_counter() - start)
                 if prof is not None:
                     prof.disable()
-    return cfs, seconds, loads
+                if len(spent[k]) > before:
+                    search[k].append(sum(spent[k][before:]))
+    return cfs, seconds, search, loads
 
 
 # ----------------------------------------------------------------- checks
@@ -430,7 +453,7 @@ def run_case(args, dataset, raw, enc, kind, train, pool, rows_out, profiles):
             gen_e = None
         profs = (cProfile.Profile(), cProfile.Profile()) if args.profile else None
         try:
-            (cf, cf_e), (sec, sec_e), (load, load_e) = timed_pair(
+            (cf, cf_e), (sec, sec_e), (srch, srch_e), (load, load_e) = timed_pair(
                 gen, Xq, gen_e, Zq, args.repeats, profs
             )
         except Exception as exc:
@@ -475,6 +498,7 @@ def run_case(args, dataset, raw, enc, kind, train, pool, rows_out, profiles):
             ms_per_cf_raw=1000 * min(sec) / nq,
             ms_per_cf_raw_median=1000 * float(np.median(sec)) / nq,
             load_raw=max(load),
+            steps_raw=float(np.mean(cf.n_iter)),
             **checks,
         )
         if cf_e is not None:
@@ -487,7 +511,20 @@ def run_case(args, dataset, raw, enc, kind, train, pool, rows_out, profiles):
                 load_enc=max(load_e),
                 ratio=min(sec) / min(sec_e),
                 ratio_median=float(np.median(sec) / np.median(sec_e)),
+                steps_enc=float(np.mean(cf_e.n_iter)),
             )
+            if srch and srch_e and len(srch) == len(sec) and len(srch_e) == len(sec_e):
+                # the fastest call of each road, split into engine search and
+                # the rest; the road's own cost is the rest beyond the encoded
+                # road's rest, as a share of the encoded time
+                i, j = int(np.argmin(sec)), int(np.argmin(sec_e))
+                row.update(
+                    search_s_raw=srch[i],
+                    search_s_enc=srch_e[j],
+                    search_ratio=srch[i] / srch_e[j],
+                    road_overhead=((sec[i] - srch[i]) - (sec_e[j] - srch_e[j]))
+                    / sec_e[j],
+                )
         else:
             row["ratio"] = float("nan")
         row["pass"] = passes(row)
@@ -564,6 +601,12 @@ def _fmt(v, spec=".2f"):
     return format(v, spec)
 
 
+def _steps_ratio(r):
+    if not r.get("steps_enc"):
+        return float("nan")
+    return r["steps_raw"] / r["steps_enc"]
+
+
 def _summary(rows):
     done = [r for r in rows if r.get("status") == "ok" and "lies" in r]
     bad_valid = [r for r in done if not r["validity_pipe"] >= TARGETS["validity"]]
@@ -592,9 +635,32 @@ def _summary(rows):
         )
         + ".",
         f"- Ratio > {TARGETS['ratio']}× ({len(bad_ratio)} of {len(done)}): "
-        + (", ".join(f"{name(r)} {_fmt(r.get('ratio'))}×" for r in bad_ratio) or "none")
+        + (
+            ", ".join(
+                f"{name(r)} {_fmt(r.get('ratio'))}× (search "
+                f"{_fmt(r.get('search_ratio'))}×, steps "
+                f"{_fmt(_steps_ratio(r))}×, road "
+                f"{_fmt(100 * r.get('road_overhead', np.nan), '+.0f')}%)"
+                for r in bad_ratio
+            )
+            or "none"
+        )
         + ".",
     ]
+    split = [r for r in done if "road_overhead" in r]
+    if split:
+        over = [r for r in split if r["road_overhead"] > TARGETS["ratio"] - 1]
+        lines.append(
+            f"- The road's own cost (time outside the engine search beyond the "
+            f"encoded road's, as a share of the encoded time): median "
+            f"{100 * np.median([r['road_overhead'] for r in split]):+.0f}%, "
+            f"max {100 * max(r['road_overhead'] for r in split):+.0f}% over "
+            f"{len(split)} settings; above {100 * (TARGETS['ratio'] - 1):.0f}% in "
+            f"{len(over)}"
+            + (": " + ", ".join(name(r) for r in over) if over else "")
+            + ". The rest of each ratio is the search itself (`search` = raw ÷ "
+            "encoded search time, `steps` = raw ÷ encoded mean engine steps per row)."
+        )
     na = sorted(
         {r["generator"] for r in rows if str(r.get("status")).startswith("n/a")}
     )
@@ -637,7 +703,12 @@ def write_markdown(path, meta, cases, rows):
         "`enc ms/CF` and `enc valid` = the same generator, same model type, "
         "same rows on the loader's encoded matrix (`as_frame=False`, "
         "index-based actionability); "
-        "`ratio` = raw ÷ encoded time; `load` = highest 1-min load average "
+        "`ratio` = raw ÷ encoded time, split into `search` = raw ÷ encoded "
+        "time in the engine search (`_generate`), `steps` = raw ÷ encoded mean "
+        "engine steps per row (`cf.n_iter`) and `road` = the raw road's own "
+        "cost: its time outside the search minus the encoded road's, as a "
+        "share of the encoded time (encode, judging by the pipeline, decode, "
+        "checks in original units); `load` = highest 1-min load average "
         "seen before the raw / encoded calls.",
         "",
         "The two roads do not enforce the same constraints: the raw road keeps "
@@ -694,15 +765,15 @@ def write_markdown(path, meta, cases, rows):
             "",
             "| model | generator | valid | claimed | enc valid | lies "
             "| viol. (cf+own) | frame | cols | ℓ1 | out | ms/CF | enc ms/CF "
-            "| ratio | load | targets |",
+            "| ratio | search | steps | road | load | targets |",
             "|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:"
-            "|---:|---|---|",
+            "|---:|---:|---:|---:|---|---|",
         ]
         for r in (r for r in rows if r["dataset"] == dataset):
             if r.get("status") != "ok":
                 lines.append(
                     f"| {r['model']} | {r['generator']} | {r.get('status')} "
-                    + "| " * 13
+                    + "| " * 16
                     + "|"
                 )
                 continue
@@ -711,7 +782,8 @@ def write_markdown(path, meta, cases, rows):
                     f"| {r['model']} | {r['generator']} | "
                     f"{_fmt(r['validity_pipe'], '.3f')} | – | – | – | "
                     f"{r['violations']} | – | – | – | – | "
-                    f"{_fmt(r['ms_per_cf_raw'], '.1f')} | – | – | – | reference |"
+                    f"{_fmt(r['ms_per_cf_raw'], '.1f')} | – | – | – | – | – "
+                    "| – | reference |"
                 )
                 continue
             lines.append(
@@ -724,7 +796,10 @@ def write_markdown(path, meta, cases, rows):
                 f"{_fmt(r['l1'])} | {r['beyond_train_range']} | "
                 f"{_fmt(r['ms_per_cf_raw'], '.1f')} | "
                 f"{_fmt(r.get('ms_per_cf_enc'), '.1f')} | "
-                f"{_fmt(r.get('ratio'))}× | {r['load_raw']:.1f}/"
+                f"{_fmt(r.get('ratio'))}× | {_fmt(r.get('search_ratio'))}× | "
+                f"{_fmt(_steps_ratio(r))}× | "
+                f"{_fmt(100 * r.get('road_overhead', np.nan), '+.0f')}% | "
+                f"{r['load_raw']:.1f}/"
                 f"{_fmt(r.get('load_enc'), '.1f')} | "
                 f"{'PASS' if r['pass'] else fails(r)} |"
             )
