@@ -38,6 +38,7 @@ for reference when ``dice_ml`` is importable (it is never a dependency).
 """
 
 import argparse
+import copy
 import cProfile
 import importlib.util
 import inspect
@@ -94,6 +95,37 @@ def load(name, data_home):
     if len(raw.data) != len(enc.data) or not np.array_equal(y_raw, y_enc):
         raise RuntimeError(f"{name}: raw and encoded rows are not aligned")
     return raw, enc
+
+
+def same_question(raw):
+    """The raw frame and actionability asked the encoded road's question.
+
+    Integer columns become float64 (no integer grid), ordered categoricals
+    unordered (no rank direction), no linked columns, and the ordered columns
+    leave ``increase_only``/``decrease_only``: what the loader's encoded
+    actionability enforces. With it ``--same-question`` fits the raw road's
+    generators under ``category_cost="uniform"``; what is left between the
+    two roads is the road itself (and the raw road's per-group category
+    weights, one changed category = 1, against the encoded road's per-column
+    MAD/std weights on one-hot columns).
+    """
+    data = raw.data.copy()
+    ordered = []
+    for col in data.columns:
+        dtype = data[col].dtype
+        if pd.api.types.is_integer_dtype(dtype):
+            data[col] = data[col].astype(np.float64)
+        elif isinstance(dtype, pd.CategoricalDtype) and dtype.ordered:
+            data[col] = data[col].cat.as_unordered()
+            ordered.append(col)
+    act = dict(raw.actionability)
+    act["integer"] = []
+    act.pop("categorical", None)
+    for key in ("increase_only", "decrease_only"):
+        act[key] = [c for c in act.get(key, []) if c not in ordered]
+    out = copy.copy(raw)
+    out.data, out.actionability = data, act
+    return out
 
 
 def make_model(kind, dataset, n_features, seed, device):
@@ -427,9 +459,11 @@ def run_case(args, dataset, raw, enc, kind, train, pool, rows_out, profiles):
     for label, build in generator_settings(args.generators):
         row = dict(base, generator=label, torch_threads=torch.get_num_threads())
         gen = build(pipe, act_raw, seed, args.device)
+        cost = "uniform" if args.same_question else None
         try:
             start = time.perf_counter()
-            gen.fit(X_train)
+            with skcf.config_context(category_cost=cost):
+                gen.fit(X_train)
             row["fit_s_raw"] = time.perf_counter() - start
         except NotDifferentiableError as exc:
             row.update(status="n/a: not differentiable", error=str(exc)[:300])
@@ -734,6 +768,16 @@ def write_markdown(path, meta, cases, rows):
     ]
     if meta.get("note"):
         lines += ["", meta["note"]]
+    if meta.get("same_question"):
+        lines += [
+            "",
+            "**`--same-question`**: the raw road asked the encoded road's question "
+            "(integer columns as float64, ordered categoricals unordered, no "
+            'linked columns or rank directions, `category_cost="uniform"`), so '
+            "the ratio measures the road itself; the one-hot weights still "
+            "differ (per group on the raw road, one changed category = 1; per "
+            "column MAD/std on the encoded road).",
+        ]
     lines += ["", "## Summary", ""] + _summary(rows)
     for dataset in dict.fromkeys(c["dataset"] for c in cases):
         lines += ["", f"## {dataset}", ""]
@@ -837,6 +881,12 @@ def main(argv=None):
         "--threads", type=int, default=None, help="torch threads (default: not pinned)"
     )
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument(
+        "--same-question",
+        action="store_true",
+        help="raw road without integer grid, ordered categories or links, "
+        "uniform category cost: the encoded road's question",
+    )
     parser.add_argument("--no-dice", dest="dice", action="store_false")
     parser.add_argument(
         "--dice-methods",
@@ -880,6 +930,8 @@ def main(argv=None):
     cases, rows, profiles = [], [], []
     for dataset in args.datasets:
         raw, enc = load(dataset, args.data_home)
+        if args.same_question:
+            raw = same_question(raw)
         n = len(raw.data)
         idx = np.random.default_rng(args.seed).permutation(n)
         n_train = min(args.n_train, int(0.7 * n))
@@ -929,6 +981,7 @@ def main(argv=None):
             if line.strip()
         ),
         note=args.note,
+        same_question=args.same_question,
     )
     (out / f"{stem}.json").write_text(
         json.dumps(dict(meta=meta, cases=cases, rows=rows), indent=2, default=_json)
