@@ -783,6 +783,7 @@ class TabularSpace:
     # ------------------------------------------------------------ encoding
     def encode(self, X: Any) -> np.ndarray:
         """Raw rows (DataFrame or ndarray) to search-space rows, float64."""
+        X = _columns(X)
         n = len(X)
         Z = np.zeros((n, self.n_search))
         slots = {}  # category of each row, for links (-1: unseen)
@@ -806,7 +807,7 @@ class TabularSpace:
                 x = _as_float(values, info.name)
                 Z[:, info.search[0]] = (x - info.center) / info.scale
                 continue
-            k = _category_index(values, info.categories or [])
+            k = _slots(info, values)
             unseen = k < 0
             if info.kind == "ordinal":
                 codes = np.asarray(info.codes, dtype=np.float64)
@@ -1226,6 +1227,7 @@ class TabularSpace:
         numeric column, and a row where it or its category moved must hold
         the category's value.
         """
+        X, X_cf = _columns(X), _columns(X_cf)
         n = len(X)
         count = np.zeros(n, dtype=np.int64)
         box = rules["bounds"]
@@ -1259,8 +1261,7 @@ class TabularSpace:
                     bad |= ~same & (xb != np.round(xb))
                 count += bad
                 continue
-            cats = list(info.categories or [])
-            kb = _category_index(b, cats)
+            kb = _slots(info, b)
             bad = ~same & (kb < 0)
             allowed = box.get(("cats", j))
             if allowed is not None:
@@ -1269,7 +1270,7 @@ class TabularSpace:
                 j in rules["increase_only"] or j in rules["decrease_only"]
             ):
                 rank = np.asarray(info.rank, dtype=np.float64)
-                ka = _category_index(a, cats)
+                ka = _slots(info, a)
                 ra = np.where(ka >= 0, rank[np.maximum(ka, 0)], np.nan)
                 rb = np.where(kb >= 0, rank[np.maximum(kb, 0)], np.nan)
                 with np.errstate(invalid="ignore"):
@@ -1286,9 +1287,7 @@ class TabularSpace:
                 _equal_values(_values(X, info.link), _values(X_cf, info.link))
                 & _equal_values(_values(X, j), _values(X_cf, j))
             )
-            kb = _category_index(
-                _filled_values(X_cf, info.link, drv), drv.categories or []
-            )
+            kb = _slots(drv, _filled_values(X_cf, info.link, drv))
             v = np.r_[np.asarray(info.link_values), np.nan][kb]
             xb = _as_float_lenient(_filled_values(X_cf, j, info))
             with np.errstate(invalid="ignore"):
@@ -1301,6 +1300,7 @@ class TabularSpace:
         """``(n, n_columns)`` float: numeric change in original units, 1.0 for
         a changed category, 0 where unchanged. A missing factual value counts
         from the value the pipeline imputes for it (where the search started)."""
+        X, X_cf = _columns(X), _columns(X_cf)
         out = np.zeros((len(X), len(self.columns)))
         for j, info in enumerate(self.columns):
             a, b = _values(X, j), _values(X_cf, j)
@@ -1396,19 +1396,65 @@ def _positions(spec: Any, names: list[str], param: str) -> list[int]:
     return sorted(set(out))
 
 
+class _Columns:
+    """A raw input's columns as numpy arrays, each converted once per call.
+
+    :meth:`TabularSpace.encode`, :meth:`~TabularSpace.violations` and
+    :meth:`~TabularSpace.column_changes` read every column, some twice; on a
+    one-row frame ``X.iloc[:, j]`` and the conversion cost tens of
+    microseconds a column, most of such a call. The arrays are read-only: a
+    caller that wants to change one copies it.
+    """
+
+    __slots__ = ("X", "_series", "_arrays")
+
+    def __init__(self, X: Any) -> None:
+        self.X = X
+        self._series = [col for _, col in X.items()] if hasattr(X, "iloc") else None
+        self._arrays: dict[int, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self.X)
+
+    def column(self, j: int) -> np.ndarray:
+        out = self._arrays.get(j)
+        if out is None:
+            if self._series is not None:
+                out = _series_values(self._series[j])
+            else:
+                out = np.array(np.asarray(self.X)[:, j])
+            out.flags.writeable = False
+            self._arrays[j] = out
+        return out
+
+
+def _columns(X: Any) -> Any:
+    """``X`` with its columns read once (:class:`_Columns`)."""
+    return X if isinstance(X, _Columns) else _Columns(X)
+
+
+def _series_values(col: Any) -> np.ndarray:
+    """A column (Series) as :func:`_values` gives it."""
+    import pandas as pd
+
+    dtype = col.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        codes = np.asarray(col.array.codes)
+        if codes.size and codes.min() >= 0:  # no missing value: categories by code
+            return dtype.categories.to_numpy(dtype=object)[codes]
+        return col.to_numpy(dtype=object)
+    if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
+        return col.to_numpy(dtype=np.float64, na_value=np.nan)
+    return col.to_numpy(dtype=object)
+
+
 def _values(X: Any, j: int) -> np.ndarray:
     """Column ``j`` as a numpy array: float64 for numeric (non-bool) columns
     with NaN for missing values, object otherwise."""
+    if isinstance(X, _Columns):
+        return X.column(j)
     if hasattr(X, "iloc"):
-        import pandas as pd
-
-        col = X.iloc[:, j]
-        dtype = col.dtype
-        if pd.api.types.is_numeric_dtype(dtype) and not (
-            pd.api.types.is_bool_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype)
-        ):
-            return col.to_numpy(dtype=np.float64, na_value=np.nan)
-        return col.to_numpy(dtype=object)
+        return _series_values(X.iloc[:, j])
     return np.asarray(X)[:, j]
 
 
@@ -1499,16 +1545,37 @@ def _equal_values(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (eq & ~ma & ~mb) | (ma & mb)
 
 
-def _category_index(values: np.ndarray, categories: list) -> np.ndarray:
-    """Slot of each value among ``categories`` (-1 where unseen)."""
+def _category_index(
+    values: np.ndarray, categories: list, known: Any = None
+) -> np.ndarray:
+    """Slot of each value among ``categories`` (-1 where unseen); ``known``:
+    the categories' index already built (:func:`_known_index`)."""
+    if known is None:
+        known = _lookup_index(categories)
+    return np.asarray(known.get_indexer(_lookup_index(values)))
+
+
+def _lookup_index(items: Any) -> Any:
+    """An object index of ``items`` where None, NaN and pd.NA all match NaN."""
     import pandas as pd
 
-    def index(items: Any) -> Any:  # None, NaN and pd.NA all match a NaN category
-        arr = _object_array(items)
-        arr[_missing_mask(arr)] = np.nan
-        return pd.Index(arr, dtype=object)
+    arr = _object_array(items)
+    arr[_missing_mask(arr)] = np.nan
+    return pd.Index(arr, dtype=object)
 
-    return np.asarray(index(categories).get_indexer(index(values)))
+
+def _known_index(info: ColumnInfo) -> Any:
+    """The index of ``info``'s categories, built once per column."""
+    known = getattr(info, "_known", None)
+    if known is None:
+        known = _lookup_index(info.categories or [])
+        object.__setattr__(info, "_known", known)
+    return known
+
+
+def _slots(info: ColumnInfo, values: np.ndarray) -> np.ndarray:
+    """Slot of each value among ``info``'s categories (-1 where unseen)."""
+    return _category_index(values, info.categories or [], _known_index(info))
 
 
 def _plain(values: Any) -> list:
@@ -1955,10 +2022,20 @@ def fold_into_first_layer(model: Any, sample: np.ndarray) -> Any:
     if len(model.preprocess) != 1 or not isinstance(model.preprocess[0], _LinearMap):
         return model
     found = _first_linear(model.module)
-    if found is None:
-        return model
-    module = copy.deepcopy(model.module)  # never the user's own network
-    parent, name = _first_linear(module) or (None, "")
+    if found is not None:
+        module = copy.deepcopy(model.module)  # never the user's own network
+        parent, name = _first_linear(module) or (None, "")
+    else:
+        # any other plain Linear/ReLU stack (a user's own module whose
+        # forward is ``self.net(x)``, traced by the engine) becomes an
+        # nn.Sequential copy of its layers
+        from .._engine._solve import _plain_layers
+
+        layers = _plain_layers(model.module)
+        if not layers or type(layers[0]) is not nn.Linear:
+            return model
+        module = nn.Sequential(*copy.deepcopy(layers))
+        parent, name = module, "0"
     lin = module if parent is None else getattr(parent, str(name))
     step = model.preprocess[0]
     with torch.no_grad():

@@ -537,6 +537,25 @@ def test_compiled_map_folded_into_the_first_layer(frame, mlp_pipe):
     )
     assert fold_into_first_layer(m, np.zeros((2, 3))) is m
 
+    class Own(torch.nn.Module):  # a user's plain stack: forward is self.net(x)
+        def __init__(self):
+            super().__init__()
+            self.net = torch.nn.Sequential(
+                torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2)
+            )
+
+        def forward(self, x):
+            return self.net(x)
+
+    own = Own().double()
+    m = DifferentiableModel(own, preprocess=[_LinearMap(2 * np.eye(3), np.ones(3))])
+    folded = fold_into_first_layer(m, np.random.default_rng(0).normal(size=(5, 3)))
+    assert folded.preprocess == [] and isinstance(folded.module, torch.nn.Sequential)
+    z = torch.randn(7, 3, dtype=torch.float64)
+    torch.testing.assert_close(folded.logits(z), m.logits(z))
+    assert own.net[0].weight.shape == (4, 3)  # the user's module untouched
+    assert folded.module[0] is not own.net[0]
+
 
 # ------------------------------------------------------------------ CUDA path
 # Run on a machine with a GPU (``pytest -m gpu``); skipped elsewhere.
@@ -739,3 +758,66 @@ def test_growing_spheres_rows_are_their_own_in_any_chunk(kind, frame, lr_pipe):
     # unit in the last place away, by explain's final repair)
     moved = np.abs(cf.Z_cf - cf.Z)[:, ~gen.constraints_["integer"]]
     assert not ((moved > 0) & (moved < 1e-6)).any()
+
+
+class _CountingProba:
+    """Counts the pipeline's ``predict_proba`` calls and the rows they judge."""
+
+    def __init__(self, pipe):
+        self.pipe, self.calls = pipe, []
+
+    def __enter__(self):
+        inner = self.pipe.predict_proba
+
+        def predict_proba(X):
+            self.calls.append(len(X))
+            return inner(X)
+
+        self.pipe.predict_proba = predict_proba
+        return self
+
+    def __exit__(self, *exc):
+        del self.pipe.predict_proba
+
+
+def test_a_small_call_is_judged_by_the_pipeline_once(frame, mlp_pipe):
+    # one pipeline call judges factuals and counterfactuals together (a
+    # ColumnTransformer call costs ~10 ms however few its rows), and the
+    # result is the one of the two-call road
+    X, _ = frame
+    q = queries(mlp_pipe, X, n=12)
+    gen = WachterGenerator(mlp_pipe, random_state=0, **FAST[WachterGenerator])
+    gen.fit(X)
+    with _CountingProba(gen.estimator_) as count, warnings.catch_warnings():
+        warnings.simplefilter("ignore", CounterfactualWarning)
+        cf = gen.explain(q)
+        assert count.calls == [2 * len(q)]
+        count.calls.clear()
+        ref = gen._explain(q, None, judge_once=False)
+        assert count.calls == [len(q), len(q)]
+    pd.testing.assert_frame_equal(cf.X_cf, ref.X_cf)
+    assert_array_equal(cf.valid, ref.valid)
+    assert_array_equal(cf.y_pred, ref.y_pred)
+    assert_array_equal(cf.y_cf_pred, ref.y_cf_pred)
+    check_returned(cf, q, mlp_pipe, X)
+
+
+def test_a_factual_the_pipeline_judges_otherwise_is_searched_again(frame, mlp_pipe):
+    # the search starts from the compiled model's class of each factual; a
+    # disagreement with the user's pipeline (float rounding at p = 0.5, here
+    # forced) sends the call the long way: judged first, then searched
+    X, _ = frame
+    q = queries(mlp_pipe, X, n=8)
+    gen = WachterGenerator(mlp_pipe, random_state=0, **FAST[WachterGenerator])
+    gen.fit(X)
+    right = gen._model_proba
+    gen._model_proba = lambda Z: right(Z)[:, ::-1]  # every factual misjudged
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CounterfactualWarning)
+        cf = gen.explain(q)
+        del gen._model_proba
+        ref = gen._explain(q, None, judge_once=False)
+    assert_array_equal(cf.y_pred, mlp_pipe.predict(q))
+    pd.testing.assert_frame_equal(cf.X_cf, ref.X_cf)
+    assert_array_equal(cf.valid, ref.valid)
+    check_returned(cf, q, mlp_pipe, X)
