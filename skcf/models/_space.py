@@ -1545,14 +1545,9 @@ def _equal_values(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (eq & ~ma & ~mb) | (ma & mb)
 
 
-def _category_index(
-    values: np.ndarray, categories: list, known: Any = None
-) -> np.ndarray:
-    """Slot of each value among ``categories`` (-1 where unseen); ``known``:
-    the categories' index already built (:func:`_known_index`)."""
-    if known is None:
-        known = _lookup_index(categories)
-    return np.asarray(known.get_indexer(_lookup_index(values)))
+def _category_index(values: np.ndarray, categories: list) -> np.ndarray:
+    """Slot of each value among ``categories`` (-1 where unseen)."""
+    return np.asarray(_lookup_index(categories).get_indexer(_lookup_index(values)))
 
 
 def _lookup_index(items: Any) -> Any:
@@ -1574,8 +1569,9 @@ def _known_index(info: ColumnInfo) -> Any:
 
 
 def _slots(info: ColumnInfo, values: np.ndarray) -> np.ndarray:
-    """Slot of each value among ``info``'s categories (-1 where unseen)."""
-    return _category_index(values, info.categories or [], _known_index(info))
+    """Slot of each value among ``info``'s categories (-1 where unseen), with
+    the categories' index built once (:func:`_known_index`)."""
+    return np.asarray(_known_index(info).get_indexer(_lookup_index(values)))
 
 
 def _plain(values: Any) -> list:
