@@ -12,7 +12,7 @@ _DEFAULTS = {
     "category_cost": "frequency",
     "speculative_search": True,
 }
-_CATEGORY_COSTS = ("frequency", "uniform")
+_CATEGORY_COSTS = ("frequency", "uniform", "encoded")
 _local = threading.local()
 
 
@@ -57,7 +57,7 @@ def set_config(n_threads=None, category_cost=None, speculative_search=None) -> N
         - ``"torch"``: leave torch's setting alone (skcf before this option).
 
         None leaves the current value unchanged.
-    category_cost : {"frequency", "uniform"} or None, default=None
+    category_cost : {"frequency", "uniform", "encoded"} or None, default=None
         Cost of moving a categorical column to a category, on the raw-data
         road (a generator given the user's preprocessing pipeline), read when
         a generator is fitted (kept as its ``category_cost_``):
@@ -68,6 +68,10 @@ def set_config(n_threads=None, category_cost=None, speculative_search=None) -> N
           has (e.g. Adult's "Married-AF-spouse").
         - ``"uniform"``: every category of a column costs the same (the
           frequency of each taken as ``1 / n_categories``).
+        - ``"encoded"``: each category's one-hot slot is scaled like any
+          other encoded column (its MAD, std where the MAD is 0), the weights
+          the same generator uses on the pre-encoded matrix. The raw road then
+          asks the encoded road's question (benchmarks compare the two).
 
         None leaves the current value unchanged.
     speculative_search : bool or None, default=None
@@ -122,7 +126,7 @@ def config_context(*, n_threads=None, category_cost=None, speculative_search=Non
     ----------
     n_threads : "auto", int, "torch" or None, default=None
         As in :func:`set_config`; None keeps the current value.
-    category_cost : {"frequency", "uniform"} or None, default=None
+    category_cost : {"frequency", "uniform", "encoded"} or None, default=None
         As in :func:`set_config`; None keeps the current value.
     speculative_search : bool or None, default=None
         As in :func:`set_config`; None keeps the current value.

@@ -1329,11 +1329,15 @@ class TabularSpace:
         smoothed training frequency, so a switch between two common
         categories costs about one MAD and a move to a category almost nobody
         has costs several. With ``category_cost="uniform"`` every category
-        of a column gets ``p = 1 / n_categories`` (the same cost).
+        of a column gets ``p = 1 / n_categories`` (the same cost); with
+        ``category_cost="encoded"`` a slot keeps its own MAD (std fallback),
+        as on the pre-encoded matrix.
         """
         from ..utils._scale import robust_scale
 
         scale = robust_scale(Z)
+        if category_cost == "encoded":
+            return scale
         for info in self.columns:
             if info.kind == "categorical" and info.frequency is not None:
                 freq = info.frequency

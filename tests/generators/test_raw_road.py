@@ -626,6 +626,13 @@ def test_category_cost_frequency_by_default_uniform_on_request(frame, lr_pipe):
     # "free" (10 %) costs more than "own" (60 %); uniform: all the same
     assert f_scale.max() / f_scale.min() > 1.3
     np.testing.assert_allclose(u_scale, u_scale[0])
+    # "encoded": every slot scaled like an encoded 0/1 column (MAD, std fallback)
+    with skcf.config_context(category_cost="encoded"):
+        enc = ElasticNetGenerator(lr_pipe).fit(X)
+    from skcf.utils._scale import robust_scale
+
+    np.testing.assert_allclose(enc.scale_, robust_scale(enc.space_.encode(X)))
+    assert not np.allclose(np.asarray(enc.scale_)[housing.search], f_scale)
     with pytest.raises(ValueError, match="category_cost must be one of"):
         skcf.set_config(category_cost="free")
 
