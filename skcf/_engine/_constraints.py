@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -56,6 +57,7 @@ class Constraints:
     stay: Tensor | None = None
     _packed: tuple | None = field(default=None, init=False, repr=False)
     _ranked: tuple | None = field(default=None, init=False, repr=False)
+    _pad: dict = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
     def unconstrained(cls, d: int, device="cpu", dtype=torch.float32) -> Constraints:
@@ -179,23 +181,63 @@ class Constraints:
         x = self.clamp(x, lo, hi)
         packed = self.packed_groups()
         if packed is not None:
-            index, mask, cols, pos = packed
-            block = _gather(x, index).masked_fill(~mask, float("-inf"))
+            index, _, cols, pos = packed
+            # padding entries become -inf (adding 0 leaves the real ones as
+            # they are): one op where a masked fill takes two
+            block = _gather(x, index) + self._padding(x.dtype)
             x = x.index_copy(1, cols, _scatter_values(_project_simplex(block), pos))
         return x
 
-    def snap(self, x: Tensor, lo: Tensor, hi: Tensor) -> Tensor:
-        """Make mutable one-hot groups valid one-hots and round integer features."""
+    def _padding(self, dtype: torch.dtype) -> Tensor:
+        """``(G, L)``: 0 on the packed groups' real entries, ``-inf`` on padding."""
+        pad = self._pad.get(dtype)
+        if pad is None:
+            mask = self.packed_groups()[1]  # type: ignore[index]
+            pad = torch.zeros(mask.shape, dtype=dtype, device=mask.device)
+            pad = self._pad[dtype] = pad.masked_fill(~mask, float("-inf"))
+        return pad
+
+    def snap_plan(self, lo: Tensor, hi: Tensor) -> SnapPlan:
+        """What :meth:`snap` reads from the per-row box, computed once per box.
+
+        An engine run keeps the box of its rows fixed between compactions, so
+        it computes the plan once and passes it to every :meth:`snap` of the
+        run: the allowed options of each group, the integer features' grid
+        bounds and whether there are any (no host sync per step).
+        """
+        fill = None
         packed = self.packed_groups()
         if packed is not None:
-            index, mask, cols, pos = packed
+            index, mask = packed[0], packed[1]
             allowed = mask & (_gather(hi, index) > 0.5)  # option bounded at 0 stays off
-            block = _gather(x, index).masked_fill(~allowed, float("-inf"))
+            fill = torch.zeros(allowed.shape, dtype=hi.dtype, device=hi.device)
+            fill = fill.masked_fill(~allowed, float("-inf"))
+        ints = None
+        if self.integer is not None and bool(self.integer.any()):
+            klo, khi = self._grid_bounds(lo, hi)
+            ints = (self.integer & self.mutable, klo, khi)
+        return SnapPlan(fill, ints)
+
+    def snap(
+        self, x: Tensor, lo: Tensor, hi: Tensor, plan: SnapPlan | None = None
+    ) -> Tensor:
+        """Make mutable one-hot groups valid one-hots and round integer features.
+
+        ``plan`` is :meth:`snap_plan` of the same ``lo``/``hi`` (computed here
+        when not given).
+        """
+        if plan is None:
+            plan = self.snap_plan(lo, hi)
+        if plan.fill is not None:
+            index, _, cols, pos = self.packed_groups()  # type: ignore[misc]
+            block = _gather(x, index) + plan.fill
             winner = block.argmax(dim=2, keepdim=True)
             onehot = torch.zeros_like(block).scatter_(2, winner, 1.0)
             x = x.index_copy(1, cols, _scatter_values(onehot, pos))
-        if self.integer is not None and bool(self.integer.any()):
-            x = torch.where(self.integer & self.mutable, self.round(x, lo, hi), x)
+        if plan.integer is not None:
+            selected, klo, khi = plan.integer
+            k = torch.minimum(torch.maximum(torch.round(self._grid(x)), klo), khi)
+            x = torch.where(selected, self._ungrid(k), x)
         return x
 
     def _grid(self, x: Tensor) -> Tensor:
@@ -218,11 +260,14 @@ class Constraints:
         """
         k = torch.round(self._grid(x))
         if lo is not None and hi is not None:
-            # a bound closer than float rounding to a grid point counts as on it
-            klo = torch.ceil(self._grid(lo) - 1e-6)
-            khi = torch.floor(self._grid(hi) + 1e-6)
+            klo, khi = self._grid_bounds(lo, hi)
             k = torch.minimum(torch.maximum(k, klo), khi)
         return self._ungrid(k)
+
+    def _grid_bounds(self, lo: Tensor, hi: Tensor) -> tuple[Tensor, Tensor]:
+        """The grid points nearest inside ``[lo, hi]`` (as grid coordinates)."""
+        # a bound closer than float rounding to a grid point counts as on it
+        return torch.ceil(self._grid(lo) - 1e-6), torch.floor(self._grid(hi) + 1e-6)
 
     def violations(self, x: Tensor, x0: Tensor, tol: Tensor | float = 0.0) -> Tensor:
         """Number of violated feature constraints per row, shape ``(n,)``."""
@@ -293,6 +338,16 @@ class Constraints:
         return self.snap(self.clamp(x, lo, hi), lo, hi)
 
 
+class SnapPlan(NamedTuple):
+    """:meth:`Constraints.snap_plan`: ``fill`` is ``(n, G, L)``, 0 on the
+    options a row may take and ``-inf`` elsewhere (None without groups);
+    ``integer`` is ``(selected, klo, khi)``, the mutable integer features and
+    their grid bounds per row (None without integer features)."""
+
+    fill: Tensor | None
+    integer: tuple[Tensor, Tensor, Tensor] | None
+
+
 def inward_bounds(lower, upper, dtype):
     """``lower``/``upper`` (float64 arrays) rounded *into* the interval in ``dtype``.
 
@@ -328,8 +383,17 @@ def _project_simplex(v: Tensor) -> Tensor:
     k = v.shape[-1]
     u, _ = torch.sort(v, dim=-1, descending=True)
     css = torch.cumsum(u, dim=-1) - 1.0
-    ind = torch.arange(1, k + 1, device=v.device, dtype=v.dtype)
-    cond = (u - css / ind) > 0  # NaN (padding) compares False
-    rho = k - 1 - torch.argmax(cond.flip(-1).to(torch.int8), dim=-1, keepdim=True)
-    theta = css.gather(-1, rho) / (rho + 1).to(v.dtype)
+    key = (k, v.dtype, v.device)
+    ind = _RANKS.get(key)
+    if ind is None:
+        ind = _RANKS[key] = torch.arange(1, k + 1, device=v.device, dtype=v.dtype)
+    # the condition holds on a prefix of the sorted entries (Duchi et al.):
+    # its length is the support size; NaN (padding) compares False, and a row
+    # of NaN keeps a support of 1 (its NaN passes through)
+    support = ((u - css / ind) > 0).sum(dim=-1, keepdim=True).clamp_min_(1)
+    theta = css.gather(-1, support - 1) / support
     return torch.clamp(v - theta, min=0.0)
+
+
+#: ``arange(1, k + 1)`` per (k, dtype, device), for :func:`_project_simplex`
+_RANKS: dict = {}

@@ -286,6 +286,13 @@ class _View:
         self.best_x = take(prob.best_x)
         self.best_cost = take(prob.best_cost)
         self.found = take(prob.found)
+        self._snap_plan = None
+
+    def snap(self, x: Tensor) -> Tensor:
+        """``x`` snapped inside these rows' box (the plan computed once per view)."""
+        if self._snap_plan is None:
+            self._snap_plan = self._cons.snap_plan(self.lo, self.hi)
+        return self._cons.snap(x, self.lo, self.hi, self._snap_plan)
 
     def flush(self, prob: _Problem) -> None:
         """Write this view's best-so-far back into ``prob``."""
@@ -526,7 +533,7 @@ class _Problem:
         if self.param is not None:
             cand, logits = view.point(self, cand), None
         if self.snapping:
-            cand = self.cons.snap(cand, view.lo, view.hi)
+            cand = view.snap(cand)
             logits = None
         if logits is None:
             logits = self.model(cand)

@@ -504,3 +504,55 @@ def test_energy_term_stays_finite_in_a_box(linear_problem):
     assert torch.isfinite(res.x_cf).all() and res.found.all()
     assert (res.x_cf.abs() <= 3.0 + 1e-12).all()
     assert all(torch.isfinite(v).all() for v in res.losses.values())
+
+
+def _simplex_reference(v):
+    """Euclidean projection of one vector onto the simplex (Duchi et al., Fig. 1)."""
+    u = np.sort(v)[::-1]
+    css = np.cumsum(u) - 1.0
+    rho = np.nonzero(u - css / np.arange(1, len(v) + 1) > 0)[0][-1]
+    return np.maximum(v - css[rho] / (rho + 1), 0.0)
+
+
+def test_simplex_projection_matches_reference_with_padding_and_ties():
+    from skcf._engine._constraints import _project_simplex
+
+    rng = np.random.default_rng(0)
+    v = rng.normal(size=(50, 4, 6)) * rng.choice([0.1, 1.0, 5.0], size=(50, 4, 1))
+    v[:10] = np.round(v[:10])  # ties
+    width = np.array([6, 3, 2, 5])  # group g has width[g] real entries
+    padded = v.copy()
+    for g, w in enumerate(width):
+        padded[:, g, w:] = -np.inf
+    out = _project_simplex(torch.as_tensor(padded)).numpy()
+    for i in range(len(v)):
+        for g, w in enumerate(width):
+            assert_allclose(out[i, g, :w], _simplex_reference(v[i, g, :w]), atol=1e-12)
+            assert (out[i, g, w:] == 0).all()
+    assert_allclose(out.sum(axis=2), 1.0, atol=1e-12)
+
+
+def test_snap_plan_gives_the_same_snap():
+    """A plan computed once per box snaps exactly as snap() computing it itself."""
+    cons = Constraints.unconstrained(7, dtype=torch.float64)
+    cons.groups = [torch.tensor([0, 1, 2]), torch.tensor([3, 4])]
+    cons.lower[:5], cons.upper[:5] = 0.0, 1.0
+    cons.integer = torch.tensor([False] * 5 + [True, True])
+    cons.step = torch.tensor([1.0] * 5 + [0.5, 1.0], dtype=torch.float64)
+    cons.origin = torch.tensor([0.0] * 5 + [0.25, 0.0], dtype=torch.float64)
+    cons.lower[5], cons.upper[5] = -1.0, 2.0
+    cons.mutable[6] = False
+    rng = np.random.default_rng(1)
+    x0 = torch.as_tensor(rng.uniform(-1, 2, size=(20, 7)))
+    lo, hi = cons.row_bounds(x0)
+    hi = hi.clone()
+    hi[:5, 1] = 0.0  # option 1 closed to the first rows
+    plan = cons.snap_plan(lo, hi)
+    for _ in range(3):
+        x = torch.as_tensor(rng.uniform(-2, 3, size=(20, 7)))
+        expect = cons.snap(x, lo, hi)
+        assert torch.equal(cons.snap(x, lo, hi, plan), expect)
+        assert (expect[:5, 1] == 0).all()
+        grid = (expect[:, 5] - 0.25) / 0.5
+        assert torch.equal(grid, grid.round())
+        assert torch.equal(expect[:, 6], x[:, 6])  # immutable: not rounded
