@@ -57,7 +57,6 @@ class Constraints:
     stay: Tensor | None = None
     _packed: tuple | None = field(default=None, init=False, repr=False)
     _ranked: tuple | None = field(default=None, init=False, repr=False)
-    _pad: dict = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
     def unconstrained(cls, d: int, device="cpu", dtype=torch.float32) -> Constraints:
@@ -171,63 +170,67 @@ class Constraints:
         """Clamp to the per-row box (the exact Euclidean projection onto it)."""
         return torch.minimum(torch.maximum(x, lo), hi)
 
-    def project(self, x: Tensor, lo: Tensor, hi: Tensor) -> Tensor:
+    def project(
+        self, x: Tensor, lo: Tensor, hi: Tensor, plan: BoxPlan | None = None
+    ) -> Tensor:
         """Project onto the box, then each mutable one-hot group onto the simplex.
 
         The simplex (the convex hull of the one-hot vectors) is the relaxation
         the optimiser moves in; :meth:`snap` turns its points into one-hots. The
         simplex lies inside ``[0, 1]``, so one-hot columns stay in their bounds.
+        An option the row may not take (upper bound below 0.5: a category left
+        out by ``bounds``, the wrong side of an ordered category's direction,
+        the slot of a category the encoder never saw) is held at 0: the group
+        moves on the face of the simplex its allowed options span, the same
+        options :meth:`snap` chooses from. ``plan`` is :meth:`box_plan` of the
+        same ``lo``/``hi`` (computed here when not given).
         """
         x = self.clamp(x, lo, hi)
         packed = self.packed_groups()
         if packed is not None:
+            if plan is None:
+                plan = self.box_plan(lo, hi)
             index, _, cols, pos = packed
-            # padding entries become -inf (adding 0 leaves the real ones as
-            # they are): one op where a masked fill takes two
-            block = _gather(x, index) + self._padding(x.dtype)
+            # adding 0 leaves an allowed entry as it is, -inf excludes the rest
+            block = _gather(x, index) + plan.fill
             x = x.index_copy(1, cols, _scatter_values(_project_simplex(block), pos))
         return x
 
-    def _padding(self, dtype: torch.dtype) -> Tensor:
-        """``(G, L)``: 0 on the packed groups' real entries, ``-inf`` on padding."""
-        pad = self._pad.get(dtype)
-        if pad is None:
-            mask = self.packed_groups()[1]  # type: ignore[index]
-            pad = torch.zeros(mask.shape, dtype=dtype, device=mask.device)
-            pad = self._pad[dtype] = pad.masked_fill(~mask, float("-inf"))
-        return pad
-
-    def snap_plan(self, lo: Tensor, hi: Tensor) -> SnapPlan:
-        """What :meth:`snap` reads from the per-row box, computed once per box.
+    def box_plan(self, lo: Tensor, hi: Tensor) -> BoxPlan:
+        """What :meth:`project` and :meth:`snap` read from the per-row box.
 
         An engine run keeps the box of its rows fixed between compactions, so
-        it computes the plan once and passes it to every :meth:`snap` of the
-        run: the allowed options of each group, the integer features' grid
-        bounds and whether there are any (no host sync per step).
+        it computes the plan once and passes it to every step of the run: the
+        options each row may take in each group, the integer features' grid
+        bounds and whether there are any (no host sync per step). A group
+        with no allowed option in a row (bounds that exclude every category)
+        keeps all its options there, so the relaxation stays defined; the
+        violation is reported on the result.
         """
         fill = None
         packed = self.packed_groups()
         if packed is not None:
             index, mask = packed[0], packed[1]
             allowed = mask & (_gather(hi, index) > 0.5)  # option bounded at 0 stays off
+            allowed = torch.where(allowed.any(dim=2, keepdim=True), allowed, mask)
             fill = torch.zeros(allowed.shape, dtype=hi.dtype, device=hi.device)
             fill = fill.masked_fill(~allowed, float("-inf"))
         ints = None
         if self.integer is not None and bool(self.integer.any()):
             klo, khi = self._grid_bounds(lo, hi)
             ints = (self.integer & self.mutable, klo, khi)
-        return SnapPlan(fill, ints)
+        return BoxPlan(fill, ints)
 
     def snap(
-        self, x: Tensor, lo: Tensor, hi: Tensor, plan: SnapPlan | None = None
+        self, x: Tensor, lo: Tensor, hi: Tensor, plan: BoxPlan | None = None
     ) -> Tensor:
         """Make mutable one-hot groups valid one-hots and round integer features.
 
-        ``plan`` is :meth:`snap_plan` of the same ``lo``/``hi`` (computed here
+        ``plan`` is :meth:`box_plan` of the same ``lo``/``hi`` (computed here
         when not given).
         """
         if plan is None:
-            plan = self.snap_plan(lo, hi)
+            plan = self.box_plan(lo, hi)
         if plan.fill is not None:
             index, _, cols, pos = self.packed_groups()  # type: ignore[misc]
             block = _gather(x, index) + plan.fill
@@ -338,8 +341,8 @@ class Constraints:
         return self.snap(self.clamp(x, lo, hi), lo, hi)
 
 
-class SnapPlan(NamedTuple):
-    """:meth:`Constraints.snap_plan`: ``fill`` is ``(n, G, L)``, 0 on the
+class BoxPlan(NamedTuple):
+    """:meth:`Constraints.box_plan`: ``fill`` is ``(n, G, L)``, 0 on the
     options a row may take and ``-inf`` elsewhere (None without groups);
     ``integer`` is ``(selected, klo, khi)``, the mutable integer features and
     their grid bounds per row (None without integer features)."""

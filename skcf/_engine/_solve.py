@@ -286,13 +286,18 @@ class _View:
         self.best_x = take(prob.best_x)
         self.best_cost = take(prob.best_cost)
         self.found = take(prob.found)
-        self._snap_plan = None
+        self._plan = None
+
+    def plan(self):
+        """The constraints' :meth:`~Constraints.box_plan` of these rows' box,
+        computed once per view."""
+        if self._plan is None:
+            self._plan = self._cons.box_plan(self.lo, self.hi)
+        return self._plan
 
     def snap(self, x: Tensor) -> Tensor:
-        """``x`` snapped inside these rows' box (the plan computed once per view)."""
-        if self._snap_plan is None:
-            self._snap_plan = self._cons.snap_plan(self.lo, self.hi)
-        return self._cons.snap(x, self.lo, self.hi, self._snap_plan)
+        """``x`` snapped inside these rows' box."""
+        return self._cons.snap(x, self.lo, self.hi, self.plan())
 
     def flush(self, prob: _Problem) -> None:
         """Write this view's best-so-far back into ``prob``."""
@@ -312,13 +317,13 @@ class _View:
         """Projection of the solver variable (none for a latent variable)."""
         if self._latent:
             return x
-        return self._cons.project(x, self.lo, self.hi)
+        return self._cons.project(x, self.lo, self.hi, self.plan())
 
     def point(self, prob: _Problem, u: Tensor) -> Tensor:
         """Input-space point of solver variable ``u`` (decoded and projected)."""
         if prob.param is None:
             return u
-        return self._cons.project(prob.param.decode(u), self.lo, self.hi)
+        return self._cons.project(prob.param.decode(u), self.lo, self.hi, self.plan())
 
     def ctx(self, x: Tensor, logits: Tensor) -> TermContext:
         return TermContext(

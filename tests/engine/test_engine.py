@@ -532,7 +532,7 @@ def test_simplex_projection_matches_reference_with_padding_and_ties():
     assert_allclose(out.sum(axis=2), 1.0, atol=1e-12)
 
 
-def test_snap_plan_gives_the_same_snap():
+def test_box_plan_gives_the_same_snap():
     """A plan computed once per box snaps exactly as snap() computing it itself."""
     cons = Constraints.unconstrained(7, dtype=torch.float64)
     cons.groups = [torch.tensor([0, 1, 2]), torch.tensor([3, 4])]
@@ -547,7 +547,7 @@ def test_snap_plan_gives_the_same_snap():
     lo, hi = cons.row_bounds(x0)
     hi = hi.clone()
     hi[:5, 1] = 0.0  # option 1 closed to the first rows
-    plan = cons.snap_plan(lo, hi)
+    plan = cons.box_plan(lo, hi)
     for _ in range(3):
         x = torch.as_tensor(rng.uniform(-2, 3, size=(20, 7)))
         expect = cons.snap(x, lo, hi)
@@ -556,3 +556,21 @@ def test_snap_plan_gives_the_same_snap():
         grid = (expect[:, 5] - 0.25) / 0.5
         assert torch.equal(grid, grid.round())
         assert torch.equal(expect[:, 6], x[:, 6])  # immutable: not rounded
+        projected = cons.project(x, lo, hi)
+        assert torch.equal(cons.project(x, lo, hi, plan), projected)
+        # the closed option stays at 0: the group moves on its allowed face
+        assert (projected[:5, 1] == 0).all()
+        assert_allclose(projected[:, :3].sum(1), 1.0, atol=1e-12)
+        assert_allclose(projected[:, 3:5].sum(1), 1.0, atol=1e-12)
+
+
+def test_projection_with_no_allowed_option_stays_finite():
+    """Bounds closing every option of a row's group leave the relaxation defined."""
+    cons = Constraints.unconstrained(3, dtype=torch.float64)
+    cons.groups = [torch.tensor([0, 1, 2])]
+    cons.lower[:], cons.upper[:] = 0.0, 0.0
+    x = torch.tensor([[0.2, 0.5, 0.9]], dtype=torch.float64)
+    lo, hi = cons.lower.expand_as(x), cons.upper.expand_as(x)
+    out = cons.project(x, lo, hi)
+    assert torch.isfinite(out).all()
+    assert_allclose(out.sum(1), 1.0)
