@@ -191,8 +191,10 @@ class Constraints:
             if plan is None:
                 plan = self.box_plan(lo, hi)
             index, _, cols, pos = packed
+            fill = plan.fill
+            assert fill is not None  # a plan of these constraints: groups filled
             # adding 0 leaves an allowed entry as it is, -inf excludes the rest
-            block = _gather(x, index) + plan.fill
+            block = _gather(x, index) + fill
             x = x.index_copy(1, cols, _scatter_values(_project_simplex(block), pos))
         return x
 
