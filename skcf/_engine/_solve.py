@@ -205,11 +205,13 @@ class _PlainStack:
 
     def __init__(self, layers) -> None:
         self.weights: list[Tensor] = []
-        self.ops: list[tuple[Tensor, Tensor | None] | None] = []
+        # (weight, bias, weight transposed): the transpose is a view taken
+        # once, so a step's forward is one addmm per layer (what linear runs)
+        self.ops: list[tuple[Tensor, Tensor | None, Tensor] | None] = []
         for m in layers:
             if isinstance(m, torch.nn.Linear):
                 self.weights.append(m.weight)
-                self.ops.append((m.weight, m.bias))
+                self.ops.append((m.weight, m.bias, m.weight.t()))
             else:
                 self.ops.append(None)
 
@@ -217,14 +219,17 @@ class _PlainStack:
         return self.forward_saving(x)[0]
 
     def forward_saving(self, x: Tensor) -> tuple[Tensor, list]:
-        linear = torch.nn.functional.linear
         saved: list[Tensor] = []
         for op in self.ops:
             if op is None:
                 x = torch.relu(x)
                 saved.append(x)
+            elif x.dim() != 2:
+                x = torch.nn.functional.linear(x, op[0], op[1])
+            elif op[1] is None:
+                x = x.mm(op[2])
             else:
-                x = linear(x, op[0], op[1])
+                x = torch.addmm(op[1], x, op[2])
         if x.dim() == 1 or x.shape[-1] == 1:  # as DifferentiableModel.logits
             z = x.reshape(-1, 1)
             return torch.cat([torch.zeros_like(z), z], dim=1), saved
@@ -238,7 +243,8 @@ class _PlainStack:
         for op in reversed(self.ops):
             if op is None:
                 k -= 1
-                g = g * (saved[k] > 0)
+                # ReLU's backward as autograd runs it: one op, not a mask product
+                g = torch.ops.aten.threshold_backward(g, saved[k], 0)
             else:
                 g = g.mm(op[0])
         return g
