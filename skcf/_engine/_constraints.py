@@ -241,8 +241,7 @@ class Constraints:
             x = x.index_copy(1, cols, _scatter_values(onehot, pos))
         if plan.integer is not None:
             selected, klo, khi = plan.integer
-            k = torch.minimum(torch.maximum(torch.round(self._grid(x)), klo), khi)
-            x = torch.where(selected, self._ungrid(k), x)
+            x = torch.where(selected, self._round_into(x, (klo, khi)), x)
         return x
 
     def _grid(self, x: Tensor) -> Tensor:
@@ -263,10 +262,14 @@ class Constraints:
 
         Only meaningful on the integer features; callers select them.
         """
+        grid = None if lo is None or hi is None else self._grid_bounds(lo, hi)
+        return self._round_into(x, grid)
+
+    def _round_into(self, x: Tensor, grid: tuple[Tensor, Tensor] | None) -> Tensor:
+        """Nearest grid point, clamped to ``grid = (klo, khi)`` when given."""
         k = torch.round(self._grid(x))
-        if lo is not None and hi is not None:
-            klo, khi = self._grid_bounds(lo, hi)
-            k = torch.minimum(torch.maximum(k, klo), khi)
+        if grid is not None:
+            k = torch.minimum(torch.maximum(k, grid[0]), grid[1])
         return self._ungrid(k)
 
     def _grid_bounds(self, lo: Tensor, hi: Tensor) -> tuple[Tensor, Tensor]:

@@ -47,8 +47,9 @@ class _SnappedLatentParam(_LatentParam):
         x = self._decode(z)
         lo = self.cons.lower.expand_as(x)
         hi = self.cons.upper.expand_as(x)
-        x = self.cons.project(x, lo, hi)
-        return x + (self.cons.snap(x, lo, hi) - x).detach()
+        plan = self.cons.box_plan(lo, hi)  # one plan for both
+        x = self.cons.project(x, lo, hi, plan)
+        return x + (self.cons.snap(x, lo, hi, plan) - x).detach()
 
 
 @generator_docstring
