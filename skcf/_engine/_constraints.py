@@ -90,19 +90,28 @@ class Constraints:
         one batched gather / scatter.
         """
         if self._packed is None:
-            groups = [g for g in self.groups if bool(self.mutable[g].any())]
-            if not groups:
-                self._packed = (None,)
-            else:
-                width = max(len(g) for g in groups)
-                device = self.lower.device
-                index = torch.zeros(len(groups), width, dtype=torch.long, device=device)
-                mask = torch.zeros(len(groups), width, dtype=torch.bool, device=device)
-                for i, g in enumerate(groups):
-                    index[i, : len(g)] = g
-                    mask[i, : len(g)] = True
-                positions = torch.arange(index.numel(), device=device)[mask.reshape(-1)]
-                self._packed = (index, mask, index[mask], positions)
+            # a cache outlives the search: ordinary tensors, even when first
+            # asked for inside inference mode
+            with torch.inference_mode(False):
+                groups = [g for g in self.groups if bool(self.mutable[g].any())]
+                if not groups:
+                    self._packed = (None,)
+                else:
+                    width = max(len(g) for g in groups)
+                    device = self.lower.device
+                    index = torch.zeros(
+                        len(groups), width, dtype=torch.long, device=device
+                    )
+                    mask = torch.zeros(
+                        len(groups), width, dtype=torch.bool, device=device
+                    )
+                    for i, g in enumerate(groups):
+                        index[i, : len(g)] = g
+                        mask[i, : len(g)] = True
+                    positions = torch.arange(index.numel(), device=device)[
+                        mask.reshape(-1)
+                    ]
+                    self._packed = (index, mask, index[mask], positions)
         return None if self._packed[0] is None else self._packed  # type: ignore[return-value]
 
     def ranked_groups(self) -> tuple[Tensor, Tensor, Tensor, Tensor] | None:
@@ -113,19 +122,26 @@ class Constraints:
         marks one column per directed group, where a violation is counted.
         """
         if self._ranked is None:
-            if self.rank is None or self.rank_dir is None or not self.groups:
-                self._ranked = (None,)
-            else:
-                d = self.lower.shape[0]
-                R = torch.zeros(d, d, dtype=self.lower.dtype, device=self.lower.device)
-                head = torch.zeros(d, dtype=torch.bool, device=self.lower.device)
-                for g in self.groups:
-                    if bool((self.rank_dir[g] != 0).any()):
-                        R[g.view(-1, 1), g.view(1, -1)] = self.rank[g].view(-1, 1)
-                        head[g[0]] = True
-                self._ranked = (
-                    (R, head, self.rank, self.rank_dir) if bool(head.any()) else (None,)
-                )
+            # a cache outlives the search: ordinary tensors, even when first
+            # asked for inside inference mode
+            with torch.inference_mode(False):
+                if self.rank is None or self.rank_dir is None or not self.groups:
+                    self._ranked = (None,)
+                else:
+                    d = self.lower.shape[0]
+                    R = torch.zeros(
+                        d, d, dtype=self.lower.dtype, device=self.lower.device
+                    )
+                    head = torch.zeros(d, dtype=torch.bool, device=self.lower.device)
+                    for g in self.groups:
+                        if bool((self.rank_dir[g] != 0).any()):
+                            R[g.view(-1, 1), g.view(1, -1)] = self.rank[g].view(-1, 1)
+                            head[g[0]] = True
+                    self._ranked = (
+                        (R, head, self.rank, self.rank_dir)
+                        if bool(head.any())
+                        else (None,)
+                    )
         return None if self._ranked[0] is None else self._ranked  # type: ignore[return-value]
 
     @property
@@ -394,7 +410,8 @@ def _project_simplex(v: Tensor) -> Tensor:
     key = (k, v.dtype, v.device)
     ind = _RANKS.get(key)
     if ind is None:
-        ind = _RANKS[key] = torch.arange(1, k + 1, device=v.device, dtype=v.dtype)
+        with torch.inference_mode(False):  # a cache: an ordinary tensor
+            ind = _RANKS[key] = torch.arange(1, k + 1, device=v.device, dtype=v.dtype)
     # the condition holds on a prefix of the sorted entries (Duchi et al.):
     # its length is the support size; NaN (padding) compares False, and a row
     # of NaN keeps a support of 1 (its NaN passes through)

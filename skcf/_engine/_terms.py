@@ -92,6 +92,16 @@ class Term:
         """
         return None
 
+    def gives_gradient(self, targeted_only: bool) -> bool:
+        """Whether :meth:`value_and_grad` returns gradients (never None) for
+        every context of a problem with this ``targeted_only``.
+
+        The engine then runs the whole search without autograd's bookkeeping
+        (``torch.inference_mode``). False by default: a term that may return
+        None keeps the engine on its autograd-ready path.
+        """
+        return False
+
     def _weighted(self, value, gx, gz):
         if self.weight == 1.0:
             return value, gx, gz
@@ -137,6 +147,9 @@ class HingeLoss(Term):
         margin = torch.where(ctx.untargeted, untargeted, targeted)
         return torch.clamp(margin, min=-self.confidence)
 
+    def gives_gradient(self, targeted_only: bool) -> bool:
+        return True
+
     def value_and_grad(self, ctx: TermContext):
         z = ctx.logits
         t = ctx.target.view(-1, 1)
@@ -175,6 +188,9 @@ class CrossEntropyLoss(Term):
         others = z.scatter(1, ctx.y0.view(-1, 1), float("-inf"))
         untargeted = -(torch.logsumexp(others, dim=1) - torch.logsumexp(z, dim=1))
         return torch.where(ctx.untargeted, untargeted, targeted)
+
+    def gives_gradient(self, targeted_only: bool) -> bool:
+        return targeted_only  # the untargeted rows' gradient comes from autograd
 
     def value_and_grad(self, ctx: TermContext):
         if not ctx.targeted_only:
@@ -240,6 +256,9 @@ class L1Distance(_Distance):
     def value(self, ctx: TermContext) -> Tensor:
         return self._delta(ctx).abs().sum(dim=1)
 
+    def gives_gradient(self, targeted_only: bool) -> bool:
+        return True
+
     def value_and_grad(self, ctx: TermContext):
         wd, w = self._delta(ctx), self.feature_weights
         gx = torch.sign(wd) if w is None else torch.sign(wd) * w
@@ -269,6 +288,9 @@ class L2Distance(_Distance):
         if self.squared:
             return sq
         return torch.sqrt(sq + 1e-12) - 1e-6
+
+    def gives_gradient(self, targeted_only: bool) -> bool:
+        return self.squared
 
     def value_and_grad(self, ctx: TermContext):
         if not self.squared:
@@ -308,6 +330,9 @@ class DensityTerm(Term):
         if self.conditional:
             return -self.log_density(ctx.x, _class_for_density(ctx))
         return -self.log_density(ctx.x)
+
+    def gives_gradient(self, targeted_only: bool) -> bool:
+        return hasattr(self.log_density, "value_and_grad")
 
     def value_and_grad(self, ctx: TermContext):
         # densities that know their gradient (KDE) attach ``value_and_grad``

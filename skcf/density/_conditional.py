@@ -337,30 +337,32 @@ class ClassConditionalDensity(DensityMixin, BaseEstimator):
                     f"cls_index must have shape ({n},), one class index per row "
                     f"of x. Got shape {tuple(cls_index.shape)} instead."
                 )
-            if n and bool(((cls_index < 0) | (cls_index >= n_classes)).any()):
+            return x, cls_index
+
+        def one_class(cls_index):
+            """The class index all (>= 1) rows share, or None; checks the range.
+
+            One operation and one host sync (this runs at every step of a search).
+            """
+            low, high = (int(v) for v in torch.aminmax(cls_index))
+            if low < 0 or high >= n_classes:
                 raise ValueError(
                     f"cls_index must hold indices in [0, {n_classes}) into "
-                    f"classes_. Got values in [{int(cls_index.min())}, "
-                    f"{int(cls_index.max())}] instead."
+                    f"classes_. Got values in [{low}, {high}] instead."
                 )
-            return x, cls_index
+            return low if low == high else None
 
         def small(n):
             return None not in sizes and n * sum(sizes) <= _ALL_CLASSES_BELOW
-
-        def one_class(cls_index):
-            """The class index all rows share, or None (one host sync)."""
-            first = cls_index[:1]
-            return int(first) if bool((cls_index == first).all()) else None
 
         def by_class(x, cls_index, call):
             """``call(closure, rows)`` (a tuple of per-row tensors), row by class."""
             x, cls_index = check(x, cls_index)
             n = x.shape[0]
+            k = one_class(cls_index) if n else None
+            if k is not None:  # every row wants the same class
+                return call(closures[k], x)
             if n and small(n):
-                k = one_class(cls_index)
-                if k is not None:
-                    return call(closures[k], x)
                 parts = [call(f, x) for f in closures]
                 return tuple(
                     _pick(torch.stack([p[i] for p in parts], 1), cls_index)

@@ -369,6 +369,30 @@ def test_conditional_scatter_with_mixed_classes(density, blobs):
     )
 
 
+@pytest.mark.parametrize("n_rows", [3, 400])  # every class per row; per-class rows
+def test_conditional_closure_checks_class_indices(blobs, n_rows):
+    X, y = blobs
+    cond = ClassConditionalDensity(KDEDensity(bandwidth=0.5)).fit(X, y)
+    log_q = cond.torch_log_density(dtype=torch.float64)
+    x = torch.tensor(X[np.arange(n_rows) % len(X)])
+    for bad in ([0] * (n_rows - 1) + [2], [-1] * n_rows, [5] * n_rows):
+        with pytest.raises(ValueError, match=r"indices in \[0, 2\)"):
+            log_q(x, torch.tensor(bad))
+        with pytest.raises(ValueError, match=r"indices in \[0, 2\)"):
+            log_q.value_and_grad(x, torch.tensor(bad))
+    with pytest.raises(TypeError, match="integer tensor"):
+        log_q(x, torch.zeros(n_rows))
+    with pytest.raises(ValueError, match="one class index per row"):
+        log_q(x, torch.zeros(n_rows + 1, dtype=torch.long))
+    # rows that all want one class: the same numbers as that class alone
+    ones = torch.ones(n_rows, dtype=torch.long)
+    alone = cond.densities_[1].torch_log_density(dtype=torch.float64)
+    torch.testing.assert_close(log_q(x, ones), alone(x), rtol=0, atol=0)
+    for got, want in zip(log_q.value_and_grad(x, ones), alone.value_and_grad(x)):
+        torch.testing.assert_close(got, want, rtol=0, atol=0)
+    assert log_q(x[:0], ones[:0]).shape == (0,)
+
+
 def test_conditional_classes_order_and_string_labels(blobs):
     X, y = blobs
     labels = np.where(y == 0, "neg", "pos")

@@ -244,6 +244,8 @@ def test_hand_written_term_gradients_match_autograd(term, untargeted):
     x = (x0 + torch.randn(9, 5, dtype=torch.float64)).requires_grad_(True)
     ctx = _context(z, x, x0, untargeted)
     by_hand = term.value_and_grad(_context(z.detach(), x.detach(), x0, untargeted))
+    # the promise the engine's inference-mode search relies on is exact
+    assert term.gives_gradient(not untargeted) is (by_hand is not None)
     if by_hand is None:  # CE's untargeted branch keeps autograd
         assert isinstance(term, CrossEntropyLoss) and untargeted
         return
@@ -314,6 +316,92 @@ def test_subclass_changing_value_goes_through_autograd():
 
     assert _own_gradient(HingeLoss()) and _own_gradient(L2Distance())
     assert not _own_gradient(Doubled())
+
+
+def test_inherited_promise_of_a_hand_gradient_is_not_trusted():
+    """A subclass that changes ``value`` or ``value_and_grad`` but not
+    ``gives_gradient`` keeps the search out of inference mode."""
+    from skcf._engine._solve import _hand_only
+
+    class Doubled(HingeLoss):
+        def value(self, ctx):
+            return 2 * super().value(ctx)
+
+    class Sometimes(L2Distance):
+        def value(self, ctx):
+            return super().value(ctx)
+
+        def value_and_grad(self, ctx):
+            return None
+
+    assert _hand_only([HingeLoss(), L2Distance()], True)
+    assert not _hand_only([HingeLoss(), L2Distance(squared=False)], True)
+    assert not _hand_only([CrossEntropyLoss()], False)
+    assert not _hand_only([Doubled()], True)
+    assert not _hand_only([HingeLoss(), Sometimes()], True)
+    assert not _hand_only([], True)  # nothing to differentiate: no shortcut
+
+
+def _grouped_constraints():
+    from skcf._engine import Constraints
+
+    cons = Constraints.unconstrained(5, dtype=torch.float64)
+    cons.groups = [torch.tensor([2, 3, 4])]
+    cons.lower[2:], cons.upper[2:] = 0.0, 1.0
+    return cons
+
+
+def test_inference_mode_search_is_bit_identical_and_leaves_ordinary_tensors(
+    monkeypatch,
+):
+    """A search whose every gradient is by hand runs in inference mode: the
+    same iterates, a result (and engine caches) usable by autograd later."""
+    from skcf._engine import Adam, _constraints, _solve
+
+    torch.manual_seed(4)
+    model = DifferentiableModel(_UserNet().double())
+    x0 = torch.randn(12, 5, dtype=torch.float64)
+    x0[:, 2:] = torch.eye(3, dtype=torch.float64)[torch.arange(12) % 3]
+    target = 1 - model(x0).argmax(1)
+    # fresh caches: the first use happens inside the inference-mode search
+    monkeypatch.setattr(_solve, "_NODE_WEIGHTS", {})
+    monkeypatch.setattr(_solve, "_ANCESTRY", {})
+    monkeypatch.setattr(_constraints, "_RANKS", {})
+    cons = _grouped_constraints()
+    kw = dict(
+        terms=[HingeLoss(confidence=0.1), L2Distance(), L1Distance(0.1)],
+        solver=FISTA(0.05),
+        search=CSearch(1.0, 3),
+        constraints=cons,
+        max_iter=40,
+        patience=5,
+    )
+    fast = solve(model, x0, target, **kw)
+    caches = [*_solve._NODE_WEIGHTS.values(), *_constraints._RANKS.values()]
+    caches += [t for v in _solve._ANCESTRY.values() for t in v]
+    caches += list(cons.packed_groups())
+    assert caches and not any(t.is_inference() for t in caches)
+    tensors = [fast.x_cf, fast.found, fast.n_iter, fast.cost, fast.weight]
+    assert not any(t.is_inference() for t in [*tensors, *fast.losses.values()])
+    monkeypatch.setattr(_solve, "_hand_only", lambda terms, targeted_only: False)
+    slow = solve(model, x0, target, **kw)
+    for a, b in zip(tensors, [slow.x_cf, slow.found, slow.n_iter, slow.cost]):
+        assert torch.equal(a, b)
+    # the same constraints and caches in a search that needs autograd
+    # (cross-entropy of untargeted rows), and the result in a backward pass
+    auto = solve(
+        model,
+        x0,
+        target,
+        terms=[CrossEntropyLoss(), L2Distance(0.1)],
+        solver=Adam(0.05),
+        constraints=cons,
+        untargeted=torch.ones(12, dtype=torch.bool),
+        max_iter=20,
+    )
+    x = fast.x_cf.clone().requires_grad_(True)
+    (model(x).sum() + auto.x_cf.sum()).backward()
+    assert torch.isfinite(x.grad).all()
 
 
 # ------------------------------------------------------------ speculative search
