@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import NamedTuple
 
 import numpy as np
@@ -79,6 +79,22 @@ class Constraints:
             None if self.rank_dir is None else self.rank_dir.to(device),
             None if self.stay is None else self.stay.to(device),
         )
+
+    def same_as(self, other) -> bool:
+        """Whether ``other`` is a :class:`Constraints` of this class with equal
+        fields (the same feasible set, grid and groups)."""
+        if type(other) is not type(self):
+            return False
+        for f in fields(self):
+            if not f.init:
+                continue
+            a, b = getattr(self, f.name), getattr(other, f.name)
+            if f.name == "groups":
+                if len(a) != len(b) or not all(map(_equal, a, b)):
+                    return False
+            elif not _equal(a, b):
+                return False
+        return True
 
     def packed_groups(self) -> tuple[Tensor, Tensor, Tensor, Tensor] | None:
         """Mutable one-hot groups as a padded ``(G, L)`` index matrix.
@@ -396,6 +412,14 @@ def _gather(x: Tensor, index: Tensor) -> Tensor:
 def _scatter_values(block: Tensor, positions: Tensor) -> Tensor:
     """The real (unpadded) entries of a ``(n, G, L)`` block, as ``(n, n_cols)``."""
     return block.reshape(block.shape[0], -1).index_select(1, positions)
+
+
+def _equal(a, b) -> bool:
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        return a.dtype == b.dtype and a.device == b.device and torch.equal(a, b)
+    if isinstance(a, Tensor) or isinstance(b, Tensor):
+        return False
+    return a == b
 
 
 def _project_simplex(v: Tensor) -> Tensor:

@@ -203,6 +203,24 @@ def _hand_only(terms, targeted_only: bool) -> bool:
     return bool(terms)
 
 
+def _own_snap(solver: Solver, cons: Constraints) -> bool:
+    """The solver is straight-through with the problem's own snap.
+
+    Its query after each step is then the snapped candidate, the point the
+    engine judges: the step's logits serve both (no second snap, no second
+    forward).
+    """
+    snap, cls = solver.snap, type(solver)
+    return (
+        snap is not None
+        and cls.query is Solver.query
+        and cls.candidate is Solver.candidate
+        and cls._snap_query is Solver._snap_query
+        and getattr(snap, "__func__", None) is type(cons).snap
+        and cons.same_as(getattr(snap, "__self__", None))
+    )
+
+
 def _defining(cls, name):
     for klass in cls.__mro__:
         if name in vars(klass):
@@ -414,6 +432,11 @@ class _Problem:
         if isinstance(self.grad_mask, Tensor) and bool((self.grad_mask == 1).all()):
             self.grad_mask = 1.0  # nothing frozen: the solvers skip the product
         self.snapping = cons.needs_snapping
+        # after its first step, a straight-through solver's query is the
+        # snapped candidate (see _own_snap)
+        self.query_is_candidate = (
+            self.snapping and param is None and _own_snap(solver, cons)
+        )
         # one-hot groups index input columns: no meaning for a latent variable
         self.groups = cons.packed_groups() if param is None else None
         # ℓ1 terms go to the solver (prox or orthant step) when it handles them,
@@ -564,11 +587,21 @@ class _Problem:
         return loss, gx, gz
 
     @torch.no_grad()
-    def consider(self, view: _View, cand: Tensor, logits: Tensor | None) -> Tensor:
-        """Record valid candidates that beat the best so far; return validity."""
+    def consider(
+        self,
+        view: _View,
+        cand: Tensor,
+        logits: Tensor | None,
+        snapped: bool = False,
+    ) -> Tensor:
+        """Record valid candidates that beat the best so far; return validity.
+
+        ``snapped``: ``cand`` is already the snapped point and ``logits`` its
+        logits.
+        """
         if self.param is not None:
             cand, logits = view.point(self, cand), None
-        if self.snapping:
+        if self.snapping and not snapped:
             cand = view.snap(cand)
             logits = None
         if logits is None:
@@ -645,8 +678,11 @@ class _Problem:
             loss, logits, grad = self.loss_and_grad(view, query, c)
             done = None
             if not self.final_only:
-                cand = solver.candidate(state)
-                ok = self.consider(view, cand, logits if cand is query else None)
+                if self.query_is_candidate and it > 0:  # snapped already
+                    ok = self.consider(view, query, logits, snapped=True)
+                else:
+                    cand = solver.candidate(state)
+                    ok = self.consider(view, cand, logits if cand is query else None)
                 if view.full:
                     success |= ok
                 else:
@@ -669,6 +705,7 @@ class _Problem:
                 self.l1_weight,
                 radius,
                 self.groups,
+                view.snap if self.query_is_candidate else None,
             )
             solver.step(state, grad, sctx)
             for k, v in state.items() if guard else ():  # no non-finite value

@@ -29,6 +29,9 @@ class StepContext:
     l1_weight: Tensor | None = None  # (d,) ℓ1 weights of the L1Distance terms
     radius: Tensor | None = None  # (n,) ball radius for projected gradient
     groups: tuple | None = None  # Constraints.packed_groups(): (index, mask, cols)
+    # the engine's snap of these rows (box plan computed once per view), given
+    # when it is the solver's own ``snap`` map: same values, fewer operations
+    snap: Callable[[Tensor], Tensor] | None = None
 
 
 Snap = Callable[[Tensor, Tensor, Tensor], Tensor]
@@ -80,7 +83,10 @@ class Solver:
     def _snap_query(self, state: dict[str, Tensor], ctx: StepContext) -> None:
         """After a step: the next query is the snapped iterate."""
         if self.snap is not None:
-            state["q"] = self.snap(state["x"], ctx.lo, ctx.hi)
+            x = state["x"]
+            state["q"] = (
+                ctx.snap(x) if ctx.snap is not None else self.snap(x, ctx.lo, ctx.hi)
+            )
 
     def candidate(self, state: dict[str, Tensor]) -> Tensor:
         """Current iterate, the point considered as a counterfactual."""

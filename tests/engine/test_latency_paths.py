@@ -493,3 +493,67 @@ def test_speculative_search_same_counterfactuals_through_generators(name):
         np.testing.assert_allclose(b.X_cf, a.X_cf, rtol=0, atol=1e-5)
         np.testing.assert_array_equal(b.valid, a.valid)
         np.testing.assert_array_equal(b.n_iter, a.n_iter)
+
+
+def test_straight_through_query_serves_as_the_judged_candidate(monkeypatch):
+    """A straight-through solver with the problem's own snap: the step's query
+    is the snapped candidate, judged without a second snap or forward, with
+    the same counterfactuals as judging it afresh."""
+    from skcf._engine import Adam, _solve
+
+    torch.manual_seed(5)
+    model = DifferentiableModel(_UserNet().double())
+    cons = _grouped_constraints()
+    cons.integer = torch.tensor([True, False, False, False, False])
+    cons.step = torch.ones(5, dtype=torch.float64)
+    cons.origin = torch.zeros(5, dtype=torch.float64)
+    x0 = torch.randn(16, 5, dtype=torch.float64)
+    x0[:, 0] = x0[:, 0].round()
+    x0[:, 2:] = torch.eye(3, dtype=torch.float64)[torch.arange(16) % 3]
+    x0[0, 2:] = torch.tensor([0.2, 0.3, 0.5])  # a start that is not snapped
+    target = 1 - model(x0).argmax(1)
+
+    def run(solver_cons):
+        return solve(
+            model,
+            x0,
+            target,
+            terms=[CrossEntropyLoss(), L1Distance(0.1)],
+            solver=Adam(0.3, snap=solver_cons.snap),
+            constraints=cons,
+            search=CSearch(10.0, 3),
+            max_iter=60,
+        )
+
+    seen = []
+    original = _solve._Problem.consider
+
+    def consider(self, view, cand, logits, snapped=False):
+        seen.append(snapped)
+        return original(self, view, cand, logits, snapped)
+
+    monkeypatch.setattr(_solve._Problem, "consider", consider)
+    same = run(_grouped_constraints_like(cons))  # equal, not the same object
+    assert any(seen) and not all(seen)  # reused after the first step only
+    seen.clear()
+    other = _grouped_constraints_like(cons)
+    other.upper = other.upper + 1.0  # another box: its own snap, judged afresh
+    assert not cons.same_as(other)
+    run(other)
+    assert not any(seen)
+    monkeypatch.setattr(_solve, "_own_snap", lambda solver, c: False)
+    fresh = run(cons)
+    for a, b in zip(
+        (same.x_cf, same.found, same.n_iter, same.cost),
+        (fresh.x_cf, fresh.found, fresh.n_iter, fresh.cost),
+    ):
+        assert torch.equal(a, b)
+    assert same.found.sum() >= 8
+
+
+def _grouped_constraints_like(cons):
+    import copy
+
+    out = copy.copy(cons)
+    out._packed = out._ranked = None
+    return out
