@@ -109,26 +109,32 @@ class Constraints:
             # a cache outlives the search: ordinary tensors, even when first
             # asked for inside inference mode
             with torch.inference_mode(False):
-                groups = [g for g in self.groups if bool(self.mutable[g].any())]
-                if not groups:
-                    self._packed = (None,)
-                else:
-                    width = max(len(g) for g in groups)
-                    device = self.lower.device
-                    index = torch.zeros(
-                        len(groups), width, dtype=torch.long, device=device
-                    )
-                    mask = torch.zeros(
-                        len(groups), width, dtype=torch.bool, device=device
-                    )
-                    for i, g in enumerate(groups):
-                        index[i, : len(g)] = g
-                        mask[i, : len(g)] = True
-                    positions = torch.arange(index.numel(), device=device)[
-                        mask.reshape(-1)
-                    ]
-                    self._packed = (index, mask, index[mask], positions)
+                self._packed = self._pack()
         return None if self._packed[0] is None else self._packed  # type: ignore[return-value]
+
+    def _pack(self) -> tuple:
+        """:meth:`packed_groups`' tensors, a few batched operations for any
+        number of groups (this runs once per call of a generator)."""
+        if not self.groups:
+            return (None,)
+        device = self.lower.device
+        sizes = [len(g) for g in self.groups]
+        # groups with a mutable column: per-group sums of the mutable flags
+        counts = torch.zeros(len(sizes), dtype=torch.long, device=device)
+        owner = torch.repeat_interleave(
+            torch.arange(len(sizes), device=device),
+            torch.tensor(sizes, device=device),
+        )
+        flags = self.mutable[torch.cat(list(self.groups))].long()
+        keep = counts.index_add_(0, owner, flags).tolist()
+        groups = [g for g, k in zip(self.groups, keep) if k]
+        if not groups:
+            return (None,)
+        index = torch.nn.utils.rnn.pad_sequence(groups, batch_first=True)
+        lengths = torch.tensor([len(g) for g in groups], device=device)
+        mask = torch.arange(index.shape[1], device=device) < lengths[:, None]
+        positions = torch.arange(index.numel(), device=device)[mask.reshape(-1)]
+        return (index, mask, index[mask], positions)
 
     def ranked_groups(self) -> tuple[Tensor, Tensor, Tensor, Tensor] | None:
         """``(R, head, rank, rank_dir)`` for directed ordered groups, else None.
@@ -200,7 +206,7 @@ class Constraints:
     @staticmethod
     def clamp(x: Tensor, lo: Tensor, hi: Tensor) -> Tensor:
         """Clamp to the per-row box (the exact Euclidean projection onto it)."""
-        return torch.minimum(torch.maximum(x, lo), hi)
+        return torch.clamp(x, lo, hi)  # min(max(x, lo), hi) in one operation
 
     def project(
         self, x: Tensor, lo: Tensor, hi: Tensor, plan: BoxPlan | None = None
@@ -301,7 +307,7 @@ class Constraints:
         """Nearest grid point, clamped to ``grid = (klo, khi)`` when given."""
         k = torch.round(self._grid(x))
         if grid is not None:
-            k = torch.minimum(torch.maximum(k, grid[0]), grid[1])
+            k = torch.clamp(k, grid[0], grid[1])
         return self._ungrid(k)
 
     def _grid_bounds(self, lo: Tensor, hi: Tensor) -> tuple[Tensor, Tensor]:

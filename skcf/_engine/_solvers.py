@@ -310,7 +310,7 @@ class APG(FISTA):
 
     def _prox(self, z, ctx, lr):
         z = super()._prox(z, ctx, lr)
-        clamped = torch.minimum(torch.maximum(z, ctx.lo - ctx.x0), ctx.hi - ctx.x0)
+        clamped = torch.clamp(z, ctx.lo - ctx.x0, ctx.hi - ctx.x0)
         gain = z * z - (z - clamped) ** 2
         # a factual outside its row box must move there (δ = 0 is infeasible):
         # such a coordinate is always kept and counts against the budget m, so

@@ -574,3 +574,30 @@ def test_projection_with_no_allowed_option_stays_finite():
     out = cons.project(x, lo, hi)
     assert torch.isfinite(out).all()
     assert_allclose(out.sum(1), 1.0)
+
+
+def test_packed_groups_match_a_loop_over_groups():
+    """The batched packing gives what filling the padded matrix group by
+    group gives (frozen groups left out, padding masked)."""
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(60):
+        d = 30
+        cons = Constraints.unconstrained(d)
+        perm = torch.randperm(d, generator=gen)
+        sizes = torch.randint(1, 6, (8,), generator=gen).tolist()
+        edges = np.cumsum([0, *sizes])
+        cons.groups = [perm[a:b] for a, b in zip(edges[:-1], edges[1:]) if a < d]
+        cons.mutable = torch.rand(d, generator=gen) < 0.5
+        got = cons.packed_groups()
+        kept = [g for g in cons.groups if bool(cons.mutable[g].any())]
+        if not kept:
+            assert got is None
+            continue
+        width = max(len(g) for g in kept)
+        index = torch.zeros(len(kept), width, dtype=torch.long)
+        mask = torch.zeros(len(kept), width, dtype=torch.bool)
+        for i, g in enumerate(kept):
+            index[i, : len(g)], mask[i, : len(g)] = g, True
+        positions = torch.arange(index.numel())[mask.reshape(-1)]
+        for a, b in zip(got, (index, mask, index[mask], positions)):
+            assert a.dtype == b.dtype and torch.equal(a, b)
