@@ -32,6 +32,7 @@ from .models._adapters import BlackBoxModel, _is_fitted, _is_skorch
 from .models._space import (
     MappedEstimator,
     TabularSpace,
+    _columns,
     check_group_columns,
     check_onehot_values,
     fold_into_first_layer,
@@ -849,8 +850,11 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         else:
             X = self._validate_raw(X, reset=False)
         start = time.perf_counter()
+        X_cols = X
         if space is not None:
-            Z = space.encode(X)
+            # the factual's columns, converted once for encoding and checking
+            X_cols = _columns(X)
+            Z = space.encode(X_cols)
         n = X.shape[0]
         # raw road, rows of one judging chunk: the search starts from the
         # compiled model's verdict on the factuals and the user's pipeline
@@ -891,7 +895,7 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             np.nan_to_num(proba, nan=-1.0), y0, tgt, untargeted, self.tau
         )
         reached &= finite & finite0
-        violations = self._returned_violations(X, X_cf)
+        violations = self._returned_violations(X, X_cf, X_cols)
         valid = reached & (violations == 0)
         if not valid.all():  # describe the rows actually returned (the factuals)
             bad = np.flatnonzero(~valid)
@@ -1041,11 +1045,17 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         proba = np.asarray(self.estimator_.predict_proba(both), dtype=np.float64)
         return proba[:n], proba[n:]
 
-    def _returned_violations(self, X, X_cf):
-        """Broken constraints of the returned rows (original units on the raw road)."""
+    def _returned_violations(self, X, X_cf, X_cols=None):
+        """Broken constraints of the returned rows (original units on the raw road).
+
+        ``X_cols``: ``X``'s columns already read (:func:`_columns`), used when
+        the rows make one chunk.
+        """
         if self.space_ is None:
             return self._violations(X, X_cf)
         rules = self.constraints_["columns"]
+        if X_cols is not None and _num_rows(X) <= self._chunk_rows():
+            return self.space_.violations(X_cols, X_cf, rules)
         return _by_rows(
             lambda x, x_cf: self.space_.violations(x, x_cf, rules),
             self._chunk_rows(),

@@ -1572,9 +1572,51 @@ def _known_index(info: ColumnInfo) -> Any:
     return known
 
 
+#: up to this many values :func:`_slots` looks them up in a dict: a pandas
+#: index costs tens of microseconds to build, most of a one-row call's lookup
+_DICT_LOOKUP_BELOW = 64
+
+
+def _known_map(info: ColumnInfo) -> tuple[dict, int] | None:
+    """``({category: slot}, slot of the missing category or -1)``, built once
+    per column; None when a category cannot be hashed (pandas decides)."""
+    known = getattr(info, "_known_map", False)
+    if known is False:
+        cats = _object_array(info.categories or [])
+        missing = _missing_mask(cats)
+        table: dict = {}
+        nan_slot = -1
+        try:
+            for i, (c, miss) in enumerate(zip(cats, missing)):
+                if miss:
+                    nan_slot = i if nan_slot < 0 else nan_slot
+                else:
+                    table.setdefault(c, i)
+            known = (table, nan_slot)
+        except TypeError:
+            known = None
+        object.__setattr__(info, "_known_map", known)
+    return known
+
+
 def _slots(info: ColumnInfo, values: np.ndarray) -> np.ndarray:
     """Slot of each value among ``info``'s categories (-1 where unseen), with
-    the categories' index built once (:func:`_known_index`)."""
+    the categories' index built once (:func:`_known_index`). None, NaN and
+    pd.NA all match a missing category; other values match by Python
+    equality, as in a pandas object index."""
+    known = _known_map(info) if len(values) < _DICT_LOOKUP_BELOW else None
+    if known is not None:
+        table, nan_slot = known
+        keys = _object_array(values)
+        missing = _missing_mask(keys)
+        try:
+            found = [
+                nan_slot if miss else table.get(v, -1) for v, miss in zip(keys, missing)
+            ]
+        except TypeError:  # an unhashable value: pandas decides
+            pass
+        else:
+            return np.asarray(found, dtype=np.intp)
     return np.asarray(_known_index(info).get_indexer(_lookup_index(values)))
 
 

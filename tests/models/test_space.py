@@ -1411,3 +1411,34 @@ def test_bad_links(edu, entry, match):
     X = edu.assign(extra=1.0)
     with pytest.raises(ConstraintError, match=match):
         TabularSpace.from_pipeline(_edu_pipe(X), X, categorical=[entry])
+
+
+@pytest.mark.parametrize(
+    "categories",
+    [
+        ["a", "b", None, "c"],
+        [1, 2.5, "x", "True"],  # mixed types: Python equality, as pandas
+        [0.0, -1.0, np.nan],
+        ["only"],
+        [],
+    ],
+    ids=repr,
+)
+def test_small_lookup_of_category_slots_matches_the_pandas_index(categories):
+    """Few values are looked up in a dict, many in a pandas index: the same
+    slots (missing values of any kind match a missing category)."""
+    from skcf.models._space import _DICT_LOOKUP_BELOW, ColumnInfo, _slots
+
+    info = ColumnInfo("c", "categorical", np.zeros(0, dtype=np.int64))
+    info.categories = categories
+    values = [
+        "a", "b", "c", "z", None, np.nan, pd.NA, float("nan"), 1, 1.0,
+        np.int64(1), True, 2.5, np.float32(2.5), "x", np.str_("x"), 0.0, -0.0,
+        -1, "only", "ONLY", 3,
+    ]  # fmt: skip
+    small = _slots(info, np.array(values, dtype=object))
+    many = np.array(values * (_DICT_LOOKUP_BELOW // len(values) + 1), dtype=object)
+    assert len(many) >= _DICT_LOOKUP_BELOW
+    big = _slots(info, many)
+    assert small.dtype == big.dtype
+    np.testing.assert_array_equal(small, big[: len(values)])
