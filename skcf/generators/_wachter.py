@@ -84,7 +84,7 @@ class WachterGenerator(BaseGenerator):
         is too small to flip the row converges and then waits out
         ``max_iter``, but a stall also cuts rounds that would still have
         found a cheaper counterfactual. One-row latency on German credit
-        (MLP 128-64-16, encoded road, 2 cores) falls from 51 to 18 ms with
+        (MLP 128-64-16, encoded road, 2 cores) falls from 50 to 17 ms with
         20 and to about 14 ms with 10, validity 1.0 throughout (mean
         MAD-weighted ℓ1 of 60 rows: 3.19 → 3.20 with 20); on the raw-data road
         (300 rejected applicants) 20 raised the mean ℓ1 cost by 3-8 %% on
