@@ -836,7 +836,14 @@ class BaseGenerator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         n = _num_rows(X)
         rows = min(n, int(getattr(self, "batch_size", None) or n or 1))
         d = len(self.scale_)
-        with engine_threads(rows * model_cost(self.model_, d)):
+        # gradients are the method: a caller's torch.inference_mode() (a
+        # serving framework's habit) would make every tensor of the call an
+        # inference tensor that autograd refuses; the engine enters inference
+        # mode itself where no gradient needs autograd
+        with (
+            torch.inference_mode(False),
+            engine_threads(rows * model_cost(self.model_, d)),
+        ):
             return self._explain(X, target)
 
     def _explain(self, X, target, judge_once=True):

@@ -350,3 +350,28 @@ def test_post_processing_runs_in_chunks(monkeypatch):
     cf = _quiet(gen.explain, X)
     assert len(cf.valid) == len(X)
     assert seen and max(seen) <= 4096 < len(X)
+
+
+@pytest.mark.parametrize("grad_mode", [torch.no_grad, torch.inference_mode])
+@pytest.mark.parametrize("Generator", GENERATORS + [PGDGenerator])
+@pytest.mark.parametrize("plain", [True, False], ids=["torch-mlp", "sklearn-mlp"])
+def test_explain_under_the_callers_grad_mode(Generator, grad_mode, plain):
+    """A serving framework's no_grad / inference_mode around the call: the
+    same counterfactuals (autograd path and hand-written path alike)."""
+    from skcf.models import MLP
+
+    X, y = _offset_data(0.0, n=300)
+    if plain:
+        torch.manual_seed(0)
+        model = MLP(4, hidden=(8,))
+    else:
+        model = MLPClassifier((8,), max_iter=300, random_state=0).fit(X, y)
+    kwargs = (
+        {"max_iter": 30} if Generator in (WachterGenerator, ElasticNetGenerator) else {}
+    )
+    gen = _quiet(Generator(model, random_state=0, **kwargs).fit, X)
+    ref = _quiet(gen.explain, X[:5])
+    with grad_mode():
+        got = _quiet(gen.explain, X[:5])
+    assert_array_equal(np.asarray(got.X_cf), np.asarray(ref.X_cf))
+    assert_array_equal(got.valid, ref.valid)
