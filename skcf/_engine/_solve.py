@@ -542,9 +542,8 @@ class _Problem:
         gradient is the terms' ``∂L/∂x`` plus ``Jᵀ ∂L/∂z`` from the stack.
         """
         model = self.model
-        with torch.no_grad():
-            logits, saved = model.forward_saving(q)
-            by_hand = self._by_hand(view.ctx(q, logits), c)
+        logits, saved = model.forward_saving(q)  # gradients are off in run()
+        by_hand = self._by_hand(view.ctx(q, logits), c)
         if by_hand is not None:
             loss, gx, gz = by_hand
         else:
@@ -586,7 +585,6 @@ class _Problem:
             return None
         return loss, gx, gz
 
-    @torch.no_grad()
     def consider(
         self,
         view: _View,
@@ -596,8 +594,8 @@ class _Problem:
     ) -> Tensor:
         """Record valid candidates that beat the best so far; return validity.
 
-        ``snapped``: ``cand`` is already the snapped point and ``logits`` its
-        logits.
+        Called by :meth:`run`, with gradients off. ``snapped``: ``cand`` is
+        already the snapped point and ``logits`` its logits.
         """
         if self.param is not None:
             cand, logits = view.point(self, cand), None
@@ -640,6 +638,7 @@ class _Problem:
             inside = (cand - view.x0).abs().amax(dim=1) < self.within_linf
             self.within_x[r] = torch.where(inside[:, None], cand, self.within_x[r])
 
+    @torch.no_grad()  # once per run; the autograd path turns gradients on itself
     def run(
         self,
         rows: Tensor,
