@@ -1580,22 +1580,23 @@ _DICT_LOOKUP_BELOW = 64
 def _known_map(info: ColumnInfo) -> tuple[dict, int] | None:
     """``({category: slot}, slot of the missing category or -1)``, built once
     per column; None when a category cannot be hashed (pandas decides)."""
-    known = getattr(info, "_known_map", False)
-    if known is False:
-        cats = _object_array(info.categories or [])
-        missing = _missing_mask(cats)
-        table: dict = {}
-        nan_slot = -1
-        try:
-            for i, (c, miss) in enumerate(zip(cats, missing)):
-                if miss:
-                    nan_slot = i if nan_slot < 0 else nan_slot
-                else:
-                    table.setdefault(c, i)
-            known = (table, nan_slot)
-        except TypeError:
-            known = None
-        object.__setattr__(info, "_known_map", known)
+    if hasattr(info, "_known_map"):
+        return info._known_map  # type: ignore[attr-defined]
+    cats = _object_array(info.categories or [])
+    missing = _missing_mask(cats)
+    table: dict = {}
+    nan_slot = -1
+    known: tuple[dict, int] | None
+    try:
+        for i, (c, miss) in enumerate(zip(cats, missing)):
+            if miss:
+                nan_slot = i if nan_slot < 0 else nan_slot
+            else:
+                table.setdefault(c, i)
+        known = (table, nan_slot)
+    except TypeError:
+        known = None
+    object.__setattr__(info, "_known_map", known)
     return known
 
 
