@@ -13,6 +13,11 @@ What is measured
   explained alone, ``gen.explain(X[i:i+1])``, after a few warm-up calls; the
   table reports p50 / p95 / mean of the per-call wall time, validity over the
   rows and the per-generator target (issue 10: 10 ms elastic net, 20 ms others).
+* ``--levers`` instead times, beside each default, the settings in ``LEVERS``
+  (fewer iterations or search rounds: one parameter away) and reports, per
+  setting, p50 and its ratio to the default's, validity, and the mean ℓ1 / ℓ0
+  of the change with their ratio to the default's over the rows both settings
+  made valid (``latency_levers_<device>.md``).
 * ``--busy N`` runs N spin-loop processes during the timings (a shared machine).
 * Each generator is timed twice in the same run: as shipped, and with
   ``skcf.set_config(speculative_search=False)`` (the binary search on ``c`` runs
@@ -26,6 +31,7 @@ the repository root::
     python benchmarks/bench_latency.py                   # CPU, quiet
     python benchmarks/bench_latency.py --busy 2          # CPU, 2 busy cores
     python benchmarks/bench_latency.py --device cuda     # exits cleanly without CUDA
+    python benchmarks/bench_latency.py --levers          # latency/cost frontier
 
 CI never runs this script.
 """
@@ -79,6 +85,25 @@ GENERATORS = {
     "gs": ("Growing Spheres", GrowingSpheresGenerator, 20.0),
     "scfe": ("S-CFE", SCFEGenerator, 20.0),
     "pgd": ("PGD", PGDGenerator, None),
+}
+
+#: ``--levers``: settings one parameter away from a generator's default that
+#: shorten its search, timed beside the default in the same run with the
+#: counterfactuals' validity and cost (the frontier a latency target trades on)
+LEVERS = {
+    "en": [
+        {"max_iter": 50},
+        {"max_iter": 30},
+        {"n_search_steps": 3},
+        {"n_search_steps": 3, "max_iter": 50},
+    ],
+    "wachter": [{"patience": 20}, {"patience": 10}, {"max_iter": 50}],
+    "scfe": [
+        {"max_iter": 30},
+        {"n_search_steps": 2, "max_iter": 30},
+        {"density": "gmm"},
+        {"density": "gmm", "max_iter": 30},
+    ],
 }
 
 
@@ -170,34 +195,133 @@ def bench_one(key, net, Xtr, Q, args):
 
 
 def _time_calls(gen, Q, args):
-    times, valid, n_iter, X_cf = [], [], [], []
+    return _time_interleaved([gen], Q, args)[0]
+
+
+def _time_interleaved(gens, Q, args):
+    """Per-call times of each generator, the generators taking turns on each
+    row (a machine whose speed drifts during the run slows them all alike)."""
+    times, valid, n_iter, X_cf = ([[] for _ in gens] for _ in range(4))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CounterfactualWarning)
-        for i in range(min(args.warmup, len(Q))):
-            gen.explain(Q[i : i + 1])
+        for gen in gens:
+            for i in range(min(args.warmup, len(Q))):
+                gen.explain(Q[i : i + 1])
         for i in range(len(Q)):
             x = Q[i : i + 1]
-            _sync(args.device)
-            t0 = time.perf_counter()
-            cf = gen.explain(x)
-            _sync(args.device)
-            times.append(time.perf_counter() - t0)
-            # search-space rows: numbers on both roads (X_cf is a frame on the raw one)
-            X_cf.append(np.asarray(cf.Z_cf, dtype=np.float64)[0])
-            valid.append(bool(np.asarray(cf.valid)[0]))
-            it = getattr(cf, "n_iter", None)
-            if it is not None:
-                n_iter.append(float(np.asarray(it)[0]))
-    ms = np.asarray(times) * 1e3
-    return {
-        "p50_ms": float(np.percentile(ms, 50)),
-        "p95_ms": float(np.percentile(ms, 95)),
-        "mean_ms": float(ms.mean()),
-        "min_ms": float(ms.min()),
-        "validity": float(np.mean(valid)),
-        "mean_n_iter": float(np.mean(n_iter)) if n_iter else None,
-        "_X_cf": np.vstack(X_cf),
-    }
+            for j, gen in enumerate(gens):
+                _sync(args.device)
+                t0 = time.perf_counter()
+                cf = gen.explain(x)
+                _sync(args.device)
+                times[j].append(time.perf_counter() - t0)
+                # search-space rows: numbers on both roads (X_cf is a frame on
+                # the raw one)
+                X_cf[j].append(np.asarray(cf.Z_cf, dtype=np.float64)[0])
+                valid[j].append(bool(np.asarray(cf.valid)[0]))
+                it = getattr(cf, "n_iter", None)
+                if it is not None:
+                    n_iter[j].append(float(np.asarray(it)[0]))
+    out = []
+    for j in range(len(gens)):
+        ms = np.asarray(times[j]) * 1e3
+        out.append(
+            {
+                "p50_ms": float(np.percentile(ms, 50)),
+                "p95_ms": float(np.percentile(ms, 95)),
+                "mean_ms": float(ms.mean()),
+                "min_ms": float(ms.min()),
+                "validity": float(np.mean(valid[j])),
+                "_valid": np.asarray(valid[j]),
+                "mean_n_iter": float(np.mean(n_iter[j])) if n_iter[j] else None,
+                "_X_cf": np.vstack(X_cf[j]),
+            }
+        )
+    return out
+
+
+def _setting(kwargs):
+    return ", ".join(f"{k}={v}" for k, v in kwargs.items()) or "default"
+
+
+def bench_levers(key, net, Xtr, Q, args):
+    """The default and each of ``LEVERS[key]``, taking turns on each row."""
+    label, cls, target = GENERATORS[key]
+    X0 = np.asarray(Q, dtype=np.float64)
+    settings = [{}, *LEVERS[key]]
+    gens = [
+        cls(net, random_state=args.seed, device=args.device, **kw).fit(Xtr)
+        for kw in settings
+    ]
+    rows, base = [], None
+    for kwargs, r in zip(settings, _time_interleaved(gens, Q, args)):
+        delta = np.abs(r.pop("_X_cf") - X0)
+        valid = r.pop("_valid")
+        l1, l0 = delta.sum(axis=1), (delta > 1e-6).sum(axis=1)
+        r.update(
+            key=key,
+            generator=label,
+            setting=_setting(kwargs),
+            target_p50_ms=target,
+            meets_target=None if target is None else bool(r["p50_ms"] <= target),
+            mean_l1=float(l1[valid].mean()) if valid.any() else None,
+            mean_l0=float(l0[valid].mean()) if valid.any() else None,
+        )
+        if base is None:
+            base = (r, valid, l1, l0)
+        else:
+            b, bvalid, bl1, bl0 = base
+            both = valid & bvalid
+            r["p50_ratio"] = r["p50_ms"] / b["p50_ms"]
+            r["validity_change"] = r["validity"] - b["validity"]
+            r["both_valid"] = int(both.sum())
+            if both.any():
+                r["l1_ratio"] = float(l1[both].mean() / bl1[both].mean())
+                r["l0_ratio"] = float(l0[both].mean() / max(bl0[both].mean(), 1e-12))
+        print(
+            f"{label:<20} {r['setting']:<32} p50 {r['p50_ms']:7.2f} ms  validity "
+            f"{r['validity']:.3f}  l1 {r['mean_l1']}",
+            flush=True,
+        )
+        rows.append(r)
+    return rows
+
+
+def markdown_levers(res):
+    lines = [
+        f"# One-row latency levers ({res['device']}, busy={res['busy']})",
+        "",
+        f"German credit, MLP 128-64-16 ({res['model']['test_accuracy']:.3f} test "
+        f"accuracy), {res['rows']} rows explained one per call, library-default "
+        f"threads (torch {res['torch']}, {res['cpus']} CPUs, load before/after "
+        f"{res['load_before']} / {res['load_after']}). Each generator's default "
+        "first, then settings one parameter away that shorten its search, timed "
+        "in the same run. ℓ1 / ℓ0: the change in the encoded feature space "
+        "(rows the setting made valid); the ratios compare with the default "
+        "over the rows both made valid.",
+        "",
+        "| generator | setting | p50 ms | p50 / default | target p50 ms | meets | "
+        "validity | Δ validity | mean ℓ1 | ℓ1 / default | mean ℓ0 | "
+        "ℓ0 / default |",
+        "|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in res["results"]:
+        tgt = "—" if r["target_p50_ms"] is None else f"{r['target_p50_ms']:.0f}"
+        meets = (
+            "—" if r["meets_target"] is None else ("yes" if r["meets_target"] else "no")
+        )
+
+        def f(v, fmt):
+            return "—" if v is None else format(v, fmt)
+
+        lines.append(
+            f"| {r['generator']} | {r['setting']} | {r['p50_ms']:.1f} | "
+            f"{f(r.get('p50_ratio'), '.2f')} | {tgt} | {meets} | "
+            f"{r['validity']:.3f} | {f(r.get('validity_change'), '+.3f')} | "
+            f"{f(r['mean_l1'], '.3f')} | {f(r.get('l1_ratio'), '.3f')} | "
+            f"{f(r['mean_l0'], '.2f')} | {f(r.get('l0_ratio'), '.3f')} |"
+        )
+    return "\n".join(lines) + "\n"
 
 
 def markdown(res):
@@ -280,7 +404,14 @@ def main(argv=None):
         action="store_false",
         help="skip the second timing with the search rounds in sequence",
     )
+    p.add_argument(
+        "--levers",
+        action="store_true",
+        help="time each default beside its LEVERS settings (encoded road)",
+    )
     args = p.parse_args(argv)
+    if args.levers and args.road != "encoded":
+        p.error("--levers runs on the encoded road")
     if args.device == "cuda" and not torch.cuda.is_available():
         print("CUDA is not available on this machine: nothing to measure.")
         return 0
@@ -295,7 +426,10 @@ def main(argv=None):
         if spinners:
             time.sleep(1.0)
         results = []
-        for key in args.generators:
+        for key in args.generators if args.levers else ():
+            if key in LEVERS:
+                results += bench_levers(key, net, Xtr, Q, args)
+        for key in () if args.levers else args.generators:
             r = bench_one(key, net, Xtr, Q, args)
             print(
                 f"{r['generator']:<20} p50 {r['p50_ms']:7.2f} ms  p95 "
@@ -305,6 +439,7 @@ def main(argv=None):
             if "sequential" in r:
                 a, b = r.pop("_X_cf"), r["sequential"].pop("_X_cf")
                 r["max_abs_diff_vs_sequential"] = float(np.abs(a - b).max())
+                r["sequential"].pop("_valid")
                 print(
                     f"{'':<20} rounds in sequence p50 {r['sequential']['p50_ms']:7.2f}"
                     f" ms ({r['speedup_vs_sequential']:.2f}x)",
@@ -312,6 +447,7 @@ def main(argv=None):
                 )
             else:
                 r.pop("_X_cf")
+            r.pop("_valid")
             results.append(r)
     finally:
         for proc in spinners:
@@ -333,7 +469,7 @@ def main(argv=None):
         "load_after": None if load_after is None else round(load_after, 2),
         "results": results,
     }
-    name = f"latency_{args.device}"
+    name = f"latency_levers_{args.device}" if args.levers else f"latency_{args.device}"
     if args.road == "raw":
         name += "_raw"
     if args.busy:
@@ -343,7 +479,7 @@ def main(argv=None):
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{name}.json").write_text(json.dumps(res, indent=2) + "\n")
-    (out / f"{name}.md").write_text(markdown(res))
+    (out / f"{name}.md").write_text((markdown_levers if args.levers else markdown)(res))
     print(f"wrote {out / name}.json and .md")
     return 0
 
