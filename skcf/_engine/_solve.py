@@ -708,8 +708,12 @@ class _Problem:
             )
             solver.step(state, grad, sctx)
             for k, v in state.items() if guard else ():  # no non-finite value
+                if self.param is None and k in solver.moments:
+                    continue
                 if self.param is None and v.shape == view.x0.shape:
-                    state[k] = torch.where(torch.isfinite(v), v, view.x0)
+                    # v - v is 0 exactly where v is finite (NaN at inf or NaN):
+                    # isfinite's answer in two operations instead of four
+                    state[k] = torch.where(v - v == 0, v, view.x0)
                 elif self.param is not None:
                     state[k] = torch.nan_to_num(v, nan=0.0, posinf=0.0, neginf=0.0)
             if done is not None and bool(done.any()):

@@ -66,6 +66,10 @@ class Solver:
     projects_state: bool = False
     #: straight-through map of the query point (see the class docstring)
     snap: Snap | None = None
+    #: state entries that are running averages of the (finite) gradients, not
+    #: points: the engine's finiteness guard leaves them alone (a point
+    #: computed from an overflowed one is caught by the guard on the point)
+    moments: tuple[str, ...] = ()
 
     def init(self, x0: Tensor) -> dict[str, Tensor]:
         return self._with_query({"x": x0.clone()})
@@ -109,7 +113,10 @@ def _orthant_gradient(g: Tensor, delta: Tensor, w: Tensor) -> tuple[Tensor, Tens
     """
     sign = torch.sign(delta)
     at_zero = sign == 0
-    leave = torch.where(g > w, g - w, torch.where(g < -w, g + w, torch.zeros_like(g)))
+    # g - w above w, g + w below -w, 0 between (w >= 0): the part of g that
+    # the clamp to [-w, w] cuts off, the same values (g - (-w) is g + w
+    # exactly; a zero may keep g's sign, which no later step reads)
+    leave = g - torch.clamp(g, -w, w)
     pseudo = torch.where(at_zero, leave, g + w * sign)
     orthant = torch.where(at_zero, -torch.sign(pseudo), sign)
     return pseudo, orthant
@@ -170,6 +177,7 @@ class Adam(Solver):
     """
 
     l1_mode = "orthant"
+    moments = ("m", "v")
 
     def __init__(
         self,

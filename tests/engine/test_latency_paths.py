@@ -557,3 +557,49 @@ def _grouped_constraints_like(cons):
     out = copy.copy(cons)
     out._packed = out._ranked = None
     return out
+
+
+def test_orthant_gradient_follows_owlqn_rule():
+    """The clamp form of OWL-QN's pseudo-gradient gives the rule's values."""
+    from skcf._engine._solvers import _orthant_gradient
+
+    torch.manual_seed(0)
+    for dtype in (torch.float32, torch.float64):
+        w = torch.rand(9, dtype=dtype) * torch.tensor([0, 1, 2] * 3, dtype=dtype)
+        g = torch.randn(40, 9, dtype=dtype) * 3
+        g[0], g[1], g[2] = w, -w, 0.0  # on the thresholds, and zero
+        delta = torch.randn(40, 9, dtype=dtype) * (torch.rand(40, 9) > 0.5)
+        pseudo, orthant = _orthant_gradient(g, delta, w)
+        sign = torch.sign(delta)
+        leave = torch.where(
+            g > w, g - w, torch.where(g < -w, g + w, torch.zeros_like(g))
+        )
+        at_zero = sign == 0
+        expected = torch.where(at_zero, leave, g + w * sign)
+        assert torch.equal(pseudo, expected)
+        assert torch.equal(orthant, torch.where(at_zero, -torch.sign(expected), sign))
+
+
+def test_finiteness_guard_leaves_adam_moments_alone():
+    """An overflowing step resets the point, not Adam's running averages."""
+    from skcf._engine import Adam
+
+    torch.manual_seed(0)
+    x0 = torch.randn(6, 5)
+    w = torch.randn(5)
+
+    def wild(x):
+        g = torch.exp(x @ w * 60.0)
+        return torch.stack([torch.zeros_like(g), g], dim=1)
+
+    assert Adam.moments == ("m", "v")
+    res = solve(
+        wild,
+        x0,
+        torch.ones(6, dtype=torch.long),
+        terms=[CrossEntropyLoss(), L1Distance()],
+        solver=Adam(1e6),
+        max_iter=20,
+        early_stop=False,
+    )
+    assert torch.isfinite(res.x_cf).all()
