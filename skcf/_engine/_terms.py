@@ -121,6 +121,8 @@ def _gather(logits: Tensor, index: Tensor) -> Tensor:
 
 
 def _max_other(logits: Tensor, index: Tensor) -> Tensor:
+    if logits.shape[1] == 2:  # the other class (a max over it and -inf)
+        return _gather(logits, 1 - index)
     masked = logits.scatter(1, index.view(-1, 1), float("-inf"))
     return masked.max(dim=1).values
 
@@ -153,9 +155,14 @@ class HingeLoss(Term):
     def value_and_grad(self, ctx: TermContext):
         z = ctx.logits
         t = ctx.target.view(-1, 1)
-        other = z.scatter(1, t, float("-inf")).max(dim=1)
-        margin = other.values - _gather(z, ctx.target)
-        up, down = other.indices.view(-1, 1), t  # +1 on the runner-up, -1 on t
+        if z.shape[1] == 2:  # the runner-up is the other class
+            up = 1 - t
+            margin = z.gather(1, up).squeeze(1) - _gather(z, ctx.target)
+        else:
+            other = z.scatter(1, t, float("-inf")).max(dim=1)
+            margin = other.values - _gather(z, ctx.target)
+            up = other.indices.view(-1, 1)
+        down = t  # +1 on the runner-up, -1 on t
         if not ctx.targeted_only:
             y0 = ctx.y0.view(-1, 1)
             best = z.scatter(1, y0, float("-inf")).max(dim=1)

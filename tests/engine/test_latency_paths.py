@@ -603,3 +603,43 @@ def test_finiteness_guard_leaves_adam_moments_alone():
         early_stop=False,
     )
     assert torch.isfinite(res.x_cf).all()
+
+
+def test_two_class_runner_up_is_the_other_class():
+    """With two classes, the max over the other classes is the other logit,
+    also at NaN and infinite logits; the hinge's gradient is unchanged."""
+    from skcf._engine._terms import _max_other
+
+    z = torch.tensor(
+        [
+            [0.3, -1.2],
+            [2.0, 2.0],
+            [float("nan"), 1.0],
+            [1.0, float("nan")],
+            [float("-inf"), 0.5],
+            [0.5, float("inf")],
+            [-0.0, 0.0],
+        ]
+    )
+    for t in (torch.zeros(7, dtype=torch.long), torch.ones(7, dtype=torch.long)):
+        general = z.scatter(1, t.view(-1, 1), float("-inf")).max(dim=1).values
+        assert torch.equal(_max_other(z, t).isnan(), general.isnan())
+        ok = ~general.isnan()
+        assert torch.equal(_max_other(z, t)[ok], general[ok])
+        finite = torch.isfinite(z).all(dim=1)
+        ctx = TermContext(
+            z[:, :1],
+            z[:, :1],
+            z[finite],
+            t[finite],
+            torch.zeros(int(finite.sum()), dtype=torch.bool),
+            t[finite],
+            {},
+            True,
+        )
+        value, _, gz = HingeLoss(confidence=0.5).value_and_grad(ctx)
+        zz = z[finite].clone().requires_grad_(True)
+        ctx.logits = zz
+        (g,) = torch.autograd.grad(HingeLoss(confidence=0.5).value(ctx).sum(), zz)
+        assert torch.equal(value, HingeLoss(confidence=0.5).value(ctx).detach())
+        assert torch.equal(gz, g)
