@@ -237,9 +237,19 @@ def _time_interleaved(gens, Q, args):
                 "mean_n_iter": float(np.mean(n_iter[j])) if n_iter[j] else None,
                 "_X_cf": np.vstack(X_cf[j]),
                 "_Z": np.vstack(Z[j]),
+                "_times_ms": ms,
             }
         )
     return out
+
+
+def _public(r):
+    """``r`` without the per-call arrays (keys starting with ``_``)."""
+    return {
+        k: _public(v) if isinstance(v, dict) else v
+        for k, v in r.items()
+        if not k.startswith("_")
+    }
 
 
 def _setting(kwargs):
@@ -256,8 +266,9 @@ def bench_levers(key, net, Xtr, Q, args):
     ]
     rows, base = [], None
     for kwargs, r in zip(settings, _time_interleaved(gens, Q, args)):
-        delta = np.abs(r.pop("_X_cf") - r.pop("_Z"))
-        valid = r.pop("_valid")
+        delta = np.abs(r["_X_cf"] - r["_Z"])
+        valid = r["_valid"]
+        r = _public(r)
         l1, l0 = delta.sum(axis=1), (delta > 1e-6).sum(axis=1)
         r.update(
             key=key,
@@ -444,20 +455,14 @@ def main(argv=None):
                 flush=True,
             )
             if "sequential" in r:
-                a, b = r.pop("_X_cf"), r["sequential"].pop("_X_cf")
+                a, b = r["_X_cf"], r["sequential"]["_X_cf"]
                 r["max_abs_diff_vs_sequential"] = float(np.abs(a - b).max())
-                r["sequential"].pop("_valid")
-                r["sequential"].pop("_Z")
                 print(
                     f"{'':<20} rounds in sequence p50 {r['sequential']['p50_ms']:7.2f}"
                     f" ms ({r['speedup_vs_sequential']:.2f}x)",
                     flush=True,
                 )
-            else:
-                r.pop("_X_cf")
-            r.pop("_valid")
-            r.pop("_Z")
-            results.append(r)
+            results.append(_public(r))
     finally:
         for proc in spinners:
             proc.terminate()
