@@ -252,6 +252,13 @@ def _public(r):
     }
 
 
+def _target_cells(r):
+    """The target and whether it is met, as table cells."""
+    tgt = "—" if r["target_p50_ms"] is None else f"{r['target_p50_ms']:.0f}"
+    met = r["meets_target"]
+    return tgt, "—" if met is None else ("yes" if met else "no")
+
+
 def _setting(kwargs):
     return ", ".join(f"{k}={v}" for k, v in kwargs.items()) or "default"
 
@@ -326,10 +333,7 @@ def markdown_levers(res):
         "|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in res["results"]:
-        tgt = "—" if r["target_p50_ms"] is None else f"{r['target_p50_ms']:.0f}"
-        meets = (
-            "—" if r["meets_target"] is None else ("yes" if r["meets_target"] else "no")
-        )
+        tgt, meets = _target_cells(r)
 
         def f(v, fmt):
             return "—" if v is None else format(v, fmt)
@@ -369,10 +373,7 @@ def markdown(res):
     ]
     for r in res["results"]:
         it = "" if r["mean_n_iter"] is None else f"{r['mean_n_iter']:.0f}"
-        tgt = "—" if r["target_p50_ms"] is None else f"{r['target_p50_ms']:.0f}"
-        meets = (
-            "—" if r["meets_target"] is None else ("yes" if r["meets_target"] else "no")
-        )
+        tgt, meets = _target_cells(r)
         seq = r.get("sequential")
         cmp = (
             "— | — | —"
