@@ -15,7 +15,7 @@ from ._constraints import Constraints
 from ._result import SearchResult
 from ._search import CSearch, RadiusSearch
 from ._solvers import Solver, StepContext
-from ._terms import L1Distance, Term, TermContext, _gather, _max_other
+from ._terms import L1Distance, Term, TermContext, _gather, _max_other, _runner_up
 from ._threads import engine_threads, model_cost
 
 Model = Callable[[Tensor], Tensor]
@@ -42,8 +42,7 @@ def is_valid(
     if targeted_only:
         cls = target
     else:
-        other = logits.scatter(1, y0.view(-1, 1), float("-inf")).argmax(dim=1)
-        cls = torch.where(untargeted, other, target)
+        cls = torch.where(untargeted, _runner_up(logits, y0)[1].view(-1), target)
     z_c = _gather(logits, cls)
     gap = z_c - _max_other(logits, cls)
     ok = gap > 0

@@ -120,11 +120,20 @@ def _gather(logits: Tensor, index: Tensor) -> Tensor:
     return logits.gather(1, index.view(-1, 1)).squeeze(1)
 
 
+def _runner_up(logits: Tensor, index: Tensor) -> tuple[Tensor, Tensor]:
+    """The largest logit of a class other than ``index``'s, per row, and that
+    class (shape ``(n, 1)``). With two classes it is the other one: a gather
+    (the max over it and the masked ``-inf``, without the max)."""
+    i = index.view(-1, 1)
+    if logits.shape[1] == 2:
+        other = 1 - i
+        return logits.gather(1, other).squeeze(1), other
+    best = logits.scatter(1, i, float("-inf")).max(dim=1)
+    return best.values, best.indices.view(-1, 1)
+
+
 def _max_other(logits: Tensor, index: Tensor) -> Tensor:
-    if logits.shape[1] == 2:  # the other class (a max over it and -inf)
-        return _gather(logits, 1 - index)
-    masked = logits.scatter(1, index.view(-1, 1), float("-inf"))
-    return masked.max(dim=1).values
+    return _runner_up(logits, index)[0]
 
 
 class HingeLoss(Term):
@@ -154,23 +163,17 @@ class HingeLoss(Term):
 
     def value_and_grad(self, ctx: TermContext):
         z = ctx.logits
-        t = ctx.target.view(-1, 1)
-        if z.shape[1] == 2:  # the runner-up is the other class
-            up = 1 - t
-            margin = z.gather(1, up).squeeze(1) - _gather(z, ctx.target)
-        else:
-            other = z.scatter(1, t, float("-inf")).max(dim=1)
-            margin = other.values - _gather(z, ctx.target)
-            up = other.indices.view(-1, 1)
-        down = t  # +1 on the runner-up, -1 on t
+        other, up = _runner_up(z, ctx.target)
+        margin = other - _gather(z, ctx.target)
+        down = ctx.target.view(-1, 1)  # +1 on the runner-up, -1 on t
         if not ctx.targeted_only:
             y0 = ctx.y0.view(-1, 1)
-            best = z.scatter(1, y0, float("-inf")).max(dim=1)
-            untargeted = _gather(z, ctx.y0) - best.values
-            u = ctx.untargeted
-            margin = torch.where(u, untargeted, margin)
-            up = torch.where(u.view(-1, 1), y0, up)
-            down = torch.where(u.view(-1, 1), best.indices.view(-1, 1), down)
+            best, best_class = _runner_up(z, ctx.y0)
+            untargeted = _gather(z, ctx.y0) - best
+            u = ctx.untargeted.view(-1, 1)
+            margin = torch.where(ctx.untargeted, untargeted, margin)
+            up = torch.where(u, y0, up)
+            down = torch.where(u, best_class, down)
         value = torch.clamp(margin, min=-self.confidence)
         active = (margin >= -self.confidence).to(z.dtype).view(-1, 1)
         gz = torch.zeros_like(z).scatter_(1, up, active)
@@ -311,7 +314,7 @@ def _class_for_density(ctx: TermContext) -> Tensor:
     """Target class per row; for untargeted rows, the best class other than y0."""
     if ctx.targeted_only:
         return ctx.target
-    other = ctx.logits.detach().scatter(1, ctx.y0.view(-1, 1), float("-inf")).argmax(1)
+    other = _runner_up(ctx.logits.detach(), ctx.y0)[1].view(-1)
     return torch.where(ctx.untargeted, other, ctx.target)
 
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from skcf._engine import FISTA, CSearch, L1Distance, L2Distance, solve
+from skcf._engine import FISTA, Adam, CSearch, L1Distance, L2Distance, solve
 from skcf._engine._cem_terms import AnchoredL1Distance, AnchoredL2Distance
 from skcf._engine._solve import _fast_logits, is_valid
 from skcf._engine._solvers import _masked
@@ -580,29 +580,43 @@ def test_orthant_gradient_follows_owlqn_rule():
         assert torch.equal(orthant, torch.where(at_zero, -torch.sign(expected), sign))
 
 
-def test_finiteness_guard_leaves_adam_moments_alone():
-    """An overflowing step resets the point, not Adam's running averages."""
-    from skcf._engine import Adam
+@pytest.mark.parametrize("moments", [(), ("m",)])
+def test_finiteness_guard_resets_points_not_moments(moments):
+    """After a step that overflows, the guard puts a point back at the factual
+    and leaves a solver's declared moments as they are."""
+    from skcf._engine import SGD
 
+    seen = []
+
+    class Overflowing(SGD):
+        def init(self, x0):
+            return {"x": x0.clone(), "m": torch.zeros_like(x0)}
+
+        def step(self, state, grad, ctx):
+            seen.append({k: v.clone() for k, v in state.items()})
+            state["x"] = torch.full_like(state["x"], float("inf"))
+            state["m"] = torch.full_like(state["m"], float("inf"))
+
+    Overflowing.moments = moments
     torch.manual_seed(0)
-    x0 = torch.randn(6, 5)
-    w = torch.randn(5)
-
-    def wild(x):
-        g = torch.exp(x @ w * 60.0)
-        return torch.stack([torch.zeros_like(g), g], dim=1)
-
-    assert Adam.moments == ("m", "v")
-    res = solve(
-        wild,
+    x0 = torch.randn(4, 3)
+    model = nn.Linear(3, 2)
+    solve(
+        model,
         x0,
-        torch.ones(6, dtype=torch.long),
-        terms=[CrossEntropyLoss(), L1Distance()],
-        solver=Adam(1e6),
-        max_iter=20,
+        torch.ones(4, dtype=torch.long),
+        terms=[CrossEntropyLoss(), L2Distance()],
+        solver=Overflowing(),
+        max_iter=3,
         early_stop=False,
     )
-    assert torch.isfinite(res.x_cf).all()
+    after = seen[1]  # the state the guard left after the first step
+    assert torch.equal(after["x"], x0)  # a point: back at the factual
+    if moments:
+        assert torch.isinf(after["m"]).all()  # a moment: left alone
+    else:
+        assert torch.equal(after["m"], x0)  # any other state: guarded too
+    assert Adam.moments == ("m", "v")
 
 
 def test_two_class_runner_up_is_the_other_class():
